@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: ISC */
+#ifndef COMMON_PODNAME_H
+#define COMMON_PODNAME_H
+
+#include <stdbool.h>
+
+#define PODNAME_MAX 63
+
+/*
+ * Pod names: [a-z0-9][a-z0-9._-]{0,62}, not "." or "..".  Returns true if
+ * valid; otherwise false and, if reterr_msg is not NULL, a sentence
+ * naming the problem (caller frees).
+ */
+bool podname_valid(const char *name, char **reterr_msg);
+
+#endif

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: ISC */
+#ifndef WORKER_TOOLS_H
+#define WORKER_TOOLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct event_base;
+struct json_object;
+struct scope;
+struct llm_tool_def;
+
+/*
+ * The built-in tools of PROTOCOL.md §5 (read, write, edit, glob, grep,
+ * bash; one file each: tool_<name>.c) behind one interface.  Every path
+ * is checked against the pod's current scope; outputs are capped at
+ * TOOL_OUTPUT_MAX with an explicit truncation note.
+ */
+
+#define TOOL_OUTPUT_MAX (64 * 1024)
+
+struct tool_result {
+	char *summary; /* one line for humans */
+	char *output;  /* for the model; may be NULL */
+	bool is_error;
+};
+
+void tool_result_clear(struct tool_result *res);
+
+/* Per-pod tool state; the worker owns it and updates scope on change. */
+struct tool_env {
+	struct event_base *base;
+	const char *cwd;	/* borrowed */
+	const struct scope *scope; /* borrowed: own rules + effective write */
+	const char *const *scratch; /* NULL-terminated extra writable dirs */
+	int bash_timeout_default_s;
+	bool landlock;		/* set by tools_env_init from the kernel */
+	int landlock_abi;
+	struct tool_readset *readset; /* read-before-write hashes */
+};
+
+void tool_env_init(struct tool_env *env, struct event_base *base,
+	const char *cwd);
+void tool_env_clear(struct tool_env *env);
+
+typedef void (*tool_done_cb)(void *arg, struct tool_result *res);
+
+struct tool_run;
+
+/*
+ * Run built-in tool name with arguments (JSON text).  cb is called exactly
+ * once, always from the event loop (never before tool_run_start returns),
+ * unless the run is cancelled first.  Returns NULL if name is not a
+ * built-in tool.  The result passed to cb is the callee's: cb may steal
+ * its strings (set them to NULL) and the rest is freed after cb returns.
+ */
+struct tool_run *tool_run_start(struct tool_env *env, const char *name,
+	const char *args_json, tool_done_cb cb, void *arg);
+/* Cancel: kills a bash process group; no callback afterwards. */
+void tool_run_cancel(struct tool_run *run);
+
+/* Definitions of the built-in tools for the provider request. */
+const struct llm_tool_def *tools_builtin_defs(size_t *ret_n);
+bool tools_is_builtin(const char *name);
+
+#endif
