@@ -8,11 +8,13 @@
 /*
  * Replace path with buf atomically and durably: create a temporary file in
  * the same directory, write, fsync, rename over path, fsync the
- * directory.  On any failure the temporary file is removed and the old
- * content of path (if any) is left intact.  Returns 0 or -errno.
+ * directory.  On a failure up to the rename the temporary file is removed
+ * and the old content of path (if any) is left intact; if only the final
+ * directory fsync fails, the new content is in place but may not be
+ * durable yet, and -EIO is returned.  Returns 0 or -errno.
  */
-int atomicfile_write(const char *path, const void *buf, size_t len,
-	mode_t mode);
+int atomicfile_write(
+	const char *path, const void *buf, size_t len, mode_t mode);
 
 /*
  * The steps of atomicfile_write(), for fault injection in tests: when
@@ -30,7 +32,7 @@ enum atomicfile_step {
 extern enum atomicfile_step atomicfile_fail_step;
 
 /* Read a whole file (at most max bytes, else -EFBIG). NUL-terminated. */
-int atomicfile_read(const char *path, size_t max, char **ret_buf,
-	size_t *ret_len);
+int atomicfile_read(
+	const char *path, size_t max, char **ret_buf, size_t *ret_len);
 
 #endif

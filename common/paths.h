@@ -9,13 +9,13 @@
  * struct and freed by paths_free().
  */
 struct paths {
-	char *config;	      /* config.ini (may not exist) */
-	char *runtime;	      /* runtime dir, 0700 */
-	char *control_sock;   /* <runtime>/control.sock */
-	char *runtime_pods;   /* <runtime>/pods */
-	char *state;	      /* state dir, 0700 */
-	char *state_pods;     /* <state>/pods */
-	char *sessions;	      /* <state>/sessions */
+	char *config; /* config.ini (may not exist) */
+	char *runtime; /* runtime dir, 0700 */
+	char *control_sock; /* <runtime>/control.sock */
+	char *runtime_pods; /* <runtime>/pods */
+	char *state; /* state dir, 0700 */
+	char *state_pods; /* <state>/pods */
+	char *sessions; /* <state>/sessions */
 	char *supervisor_json; /* <state>/supervisor.json */
 };
 
@@ -31,8 +31,8 @@ char *paths_pod_sock(const struct paths *p, const char *name);
 char *paths_pod_stderr(const struct paths *p, const char *name);
 char *paths_pod_state(const struct paths *p, const char *name);
 char *paths_session_dir(const struct paths *p, const char *name);
-char *paths_segment(const struct paths *p, const char *name,
-	const char *segment);
+char *paths_segment(
+	const struct paths *p, const char *name, const char *segment);
 
 /*
  * The worker binary: $PODVISOR_WORKER, else podvisor-worker next to the

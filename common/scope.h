@@ -34,7 +34,7 @@ enum scope_perm {
 };
 
 struct scope_rule {
-	char *target;	   /* absolute, normalised, owned */
+	char *target; /* absolute, normalised, owned */
 	enum scope_perm perm; /* SCOPE_READ or SCOPE_WRITE */
 	bool recursive;
 	bool deny;
@@ -63,15 +63,16 @@ int scope_normalize(const char *path, const char *cwd, char **ret_path);
 /* True if rule's coverage contains the normalised path. */
 bool scope_rule_covers_path(const struct scope_rule *rule, const char *path);
 /* True if the coverages of the two rules share at least one path. */
-bool scope_rules_overlap(const struct scope_rule *a, const struct scope_rule *b);
+bool scope_rules_overlap(
+	const struct scope_rule *a, const struct scope_rule *b);
 
 /* Append a copy of rule (target duplicated). */
 void scope_rules_add(struct scope_rules *rules, const struct scope_rule *rule);
 void scope_rules_copy(struct scope_rules *dst, const struct scope_rules *src);
 void scope_rules_clear(struct scope_rules *rules);
 /* Index of an equal rule (same target, perm, recursive, deny) or -1. */
-long scope_rules_find(const struct scope_rules *rules,
-	const struct scope_rule *rule);
+long scope_rules_find(
+	const struct scope_rules *rules, const struct scope_rule *rule);
 
 /*
  * Parse one rule / an array of rules from JSON.  Targets are normalised
@@ -120,23 +121,23 @@ int scope_trie_remove(struct scope_trie *trie, const struct scope_rule *rule,
 size_t scope_trie_count(const struct scope_trie *trie);
 
 /* The access the rules in trie give to a normalised path. */
-enum scope_perm scope_trie_check(const struct scope_trie *trie,
-	const char *path);
+enum scope_perm scope_trie_check(
+	const struct scope_trie *trie, const char *path);
 
 /*
  * True if every path in rule's coverage gets at least rule->perm from the
  * trie (used for delegation: is the requested rule a subset?).
  */
-bool scope_trie_covers(const struct scope_trie *trie,
-	const struct scope_rule *rule);
+bool scope_trie_covers(
+	const struct scope_trie *trie, const struct scope_rule *rule);
 
 /*
  * Call cb for each allow rule in the trie with perm >= min_perm whose
  * coverage overlaps rule's coverage.  Stops at the first non-zero return
  * of cb and returns it; 0 when all were visited.
  */
-typedef int (*scope_overlap_cb)(const struct scope_rule *found,
-	const void *owner, void *arg);
+typedef int (*scope_overlap_cb)(
+	const struct scope_rule *found, const void *owner, void *arg);
 int scope_trie_foreach_overlap(const struct scope_trie *trie,
 	const struct scope_rule *rule, enum scope_perm min_perm,
 	scope_overlap_cb cb, void *arg);
@@ -153,8 +154,8 @@ struct scope *scope_new(const struct scope_rules *rules);
 void scope_free(struct scope *scope);
 /* Access to a path that is normalised first (against cwd); on a
  * normalisation error returns SCOPE_NONE. */
-enum scope_perm scope_check_path(const struct scope *scope, const char *path,
-	const char *cwd);
+enum scope_perm scope_check_path(
+	const struct scope *scope, const char *path, const char *cwd);
 
 /*
  * Effective write rules of a pod: the write allows of own, every deny of
