@@ -32,6 +32,13 @@ struct conn;
  * on_close runs exactly once, from the event loop, whatever the reason;
  * after it the conn is inert (sends are ignored).  The creator holds the
  * first reference and drops it with conn_unref(), typically in on_close.
+ * Dropping the last reference before on_close ran closes the conn at
+ * once without calling on_close (its owner is gone); outstanding
+ * conn_call() callbacks still get NULL, synchronously.
+ *
+ * EOF from the peer: buffered lines (and a last one without '\n') are
+ * handled, then the conn closes as with conn_close(); replies a handler
+ * sends later are dropped.  SIGPIPE must be ignored by the process.
  */
 
 struct conn_ops {
@@ -70,17 +77,19 @@ int conn_send(struct conn *c, struct json_object *obj);
 int conn_send_text(struct conn *c, const char *text, size_t len);
 
 /* Event/reply with name and data (ownership of data taken); id borrowed. */
-int conn_send_event(struct conn *c, const char *event,
-	struct json_object *data, struct json_object *id);
+int conn_send_event(struct conn *c, const char *event, struct json_object *data,
+	struct json_object *id);
 /* Error reply; extra (may be NULL, ownership taken) adds fields to data. */
-int conn_send_error(struct conn *c, struct json_object *id,
-	enum proto_err code, struct json_object *extra, const char *fmt, ...)
+int conn_send_error(struct conn *c, struct json_object *id, enum proto_err code,
+	struct json_object *extra, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
 /*
  * Send a request with a fresh integer id and call cb once with the
  * reply (m is the reply or error event; NULL if the connection closed or
  * timeout_ms (0 = none) passed first).  Ownership of params is taken.
+ * An error return (-EPIPE: closed or dropped) means cb is never called.
+ * A reply arriving after the timeout is dropped.
  */
 typedef void (*conn_reply_cb)(struct conn *c, struct msg *m, void *arg);
 int conn_call(struct conn *c, const char *method, struct json_object *params,

@@ -42,8 +42,8 @@ struct dispatch_entry {
 };
 
 /* NULL if name is not in the table (n entries, sorted by name). */
-const struct dispatch_entry *dispatch_find(const struct dispatch_entry *table,
-	size_t n, const char *name);
+const struct dispatch_entry *dispatch_find(
+	const struct dispatch_entry *table, size_t n, const char *name);
 
 /*
  * Check and run request m.  Returns 0 if the handler ran, -EINVAL if an

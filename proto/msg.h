@@ -50,11 +50,11 @@ enum msg_kind {
 
 struct msg {
 	enum msg_kind kind;
-	const char *name;	   /* method or event, borrowed from root */
+	const char *name; /* method or event, borrowed from root */
 	struct json_object *params; /* params/data, borrowed, NULL if absent */
-	struct json_object *id;	   /* borrowed, NULL if absent */
-	int64_t seq;		   /* 0 if absent */
-	struct json_object *root;  /* owned */
+	struct json_object *id; /* borrowed, NULL if absent */
+	int64_t seq; /* 0 if absent */
+	struct json_object *root; /* owned */
 };
 
 /*
@@ -65,26 +65,31 @@ struct msg {
  * -EINVAL with a sentence in *reterr_msg (caller frees).  On success the
  * caller owns ret->root (msg_clear()).
  */
-int msg_parse(const char *line, size_t len, struct msg *ret,
-	char **reterr_msg);
+int msg_parse(const char *line, size_t len, struct msg *ret, char **reterr_msg);
 void msg_clear(struct msg *m);
+
+/*
+ * For the error reply to a line msg_parse() refused: the line's "id" if
+ * it is a JSON object with a valid one (new reference), else NULL.
+ */
+struct json_object *msg_salvage_id(const char *line, size_t len);
 
 /*
  * Parse any JSON text with the same UTF-8, depth and trailing-garbage
  * rules (tool arguments, state files).  Returns a new reference or NULL
  * with *reterr_msg set.
  */
-struct json_object *msg_parse_json(const char *text, size_t len,
-	char **reterr_msg);
+struct json_object *msg_parse_json(
+	const char *text, size_t len, char **reterr_msg);
 
 /*
  * Builders.  They take ownership of params/data/extra and take a new
  * reference on id (which may be NULL).  The result is a new object.
  */
-struct json_object *msg_new_request(const char *method,
-	struct json_object *params, struct json_object *id);
-struct json_object *msg_new_event(const char *event, struct json_object *data,
-	struct json_object *id);
+struct json_object *msg_new_request(
+	const char *method, struct json_object *params, struct json_object *id);
+struct json_object *msg_new_event(
+	const char *event, struct json_object *data, struct json_object *id);
 /* error event: data = extra (or {}) + {"code","message"}. */
 struct json_object *msg_new_error(struct json_object *id, enum proto_err code,
 	struct json_object *extra, const char *message);
