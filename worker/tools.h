@@ -21,27 +21,34 @@ struct llm_tool_def;
 
 struct tool_result {
 	char *summary; /* one line for humans */
-	char *output;  /* for the model; may be NULL */
+	char *output; /* for the model; may be NULL */
 	bool is_error;
 };
 
+/* Free the strings of res and zero it. */
 void tool_result_clear(struct tool_result *res);
 
 /* Per-pod tool state; the worker owns it and updates scope on change. */
 struct tool_env {
 	struct event_base *base;
-	const char *cwd;	/* borrowed */
+	const char *cwd; /* borrowed */
 	const struct scope *scope; /* borrowed: own rules + effective write */
 	const char *const *scratch; /* NULL-terminated extra writable dirs */
 	int bash_timeout_default_s;
-	bool landlock;		/* set by tools_env_init from the kernel */
+	bool landlock; /* set by tools_env_init from the kernel */
 	int landlock_abi;
 	struct tool_readset *readset; /* read-before-write hashes */
+	struct tool_bash *bash_dying; /* cancelled bash runs not yet reaped */
 };
 
-void tool_env_init(struct tool_env *env, struct event_base *base,
-	const char *cwd);
+/* Set up env for a pod: no scope (all access refused) until the worker
+ * sets env->scope; Landlock support is probed from the kernel. */
+void tool_env_init(
+	struct tool_env *env, struct event_base *base, const char *cwd);
+/* Free the read set and reap cancelled bash runs (kills them if needed). */
 void tool_env_clear(struct tool_env *env);
+/* The greeting's bash_confinement: "landlock" or "none". */
+const char *tools_bash_confinement(const struct tool_env *env);
 
 typedef void (*tool_done_cb)(void *arg, struct tool_result *res);
 
@@ -59,8 +66,9 @@ struct tool_run *tool_run_start(struct tool_env *env, const char *name,
 /* Cancel: kills a bash process group; no callback afterwards. */
 void tool_run_cancel(struct tool_run *run);
 
-/* Definitions of the built-in tools for the provider request. */
+/* Definitions of the built-in tools for the provider request (static). */
 const struct llm_tool_def *tools_builtin_defs(size_t *ret_n);
+/* True if name is one of the built-in tools. */
 bool tools_is_builtin(const char *name);
 
 #endif

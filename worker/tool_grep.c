@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: ISC */
+#include <errno.h>
+#include <fcntl.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/xmalloc.h"
+#include "worker/fscheck.h"
+#include "worker/tools_impl.h"
+
+#define TOOL_GREP_DEFAULT_MAX 200
+#define TOOL_GREP_MAX_MAX 5000
+/* Longest part of a matching line shown. */
+#define TOOL_GREP_LINE_MAX 500
+/* Files larger than this are skipped. */
+#define TOOL_GREP_FILE_MAX (16 * 1024 * 1024)
+/* Bytes searched in one call at most. */
+#define TOOL_GREP_TOTAL_MAX (256 * 1024 * 1024)
+#define TOOL_GREP_SNIFF 8192
+
+struct tool_grep_state {
+	struct tool_env *env;
+	regex_t re;
+	const char *glob;
+	bool glob_path; /* glob has a '/': match the relative path */
+	long long max;
+	long long matches;
+	size_t files; /* files with a match */
+	size_t skipped_big; /* files over TOOL_GREP_FILE_MAX */
+	size_t scanned; /* bytes searched */
+	bool budget_out; /* stopped at TOOL_GREP_TOTAL_MAX */
+	struct tools_out out;
+};
+
+/* Search one open regular file; returns TOOL_WALK_STOP at max. */
+static int
+tool_grep_file(struct tool_grep_state *gs, int fd, const char *abs)
+{
+	char *data = NULL, *line, *nl, *end;
+	size_t len = 0, ll, sniff;
+	long long lineno = 0;
+	bool hit = false;
+	int r;
+
+	r = tools_read_fd(fd, TOOL_GREP_FILE_MAX, &data, &len);
+	if (r == -EFBIG)
+		gs->skipped_big++;
+	if (r < 0)
+		return 0;
+	gs->scanned += len;
+	sniff = len < TOOL_GREP_SNIFF ? len : TOOL_GREP_SNIFF;
+	if (memchr(data, '\0', sniff) != NULL) {
+		free(data);
+		return 0;
+	}
+	end = data + len;
+	for (line = data; line < end; line = nl + 1) {
+		nl = memchr(line, '\n', (size_t)(end - line));
+		if (nl == NULL)
+			nl = end; /* data[len] is NUL */
+		*nl = '\0';
+		lineno++;
+		if (regexec(&gs->re, line, 0, NULL, 0) != 0)
+			continue;
+		if (!hit)
+			gs->files++;
+		hit = true;
+		ll = (size_t)(nl - line);
+		if (ll > 0 && line[ll - 1] == '\r')
+			ll--;
+		tools_out_printf(&gs->out, "%s:%lld:%.*s%s\n",
+			tools_display_path(gs->env, abs), lineno,
+			(int)(ll > TOOL_GREP_LINE_MAX ? TOOL_GREP_LINE_MAX
+						      : ll),
+			line,
+			ll > TOOL_GREP_LINE_MAX ? " [line truncated]" : "");
+		if (++gs->matches >= gs->max) {
+			free(data);
+			return TOOL_WALK_STOP;
+		}
+	}
+	free(data);
+	if (gs->scanned > TOOL_GREP_TOTAL_MAX) {
+		gs->budget_out = true;
+		return TOOL_WALK_STOP;
+	}
+	return 0;
+}
+
+static int
+tool_grep_cb(void *arg, const char *abs, const char *rel, int dirfd,
+	const char *name, bool is_dir)
+{
+	struct tool_grep_state *gs = arg;
+	struct stat st;
+	int fd, r;
+
+	if (is_dir)
+		return strcmp(name, ".git") == 0 ? TOOL_WALK_SKIP : 0;
+	if (gs->glob != NULL &&
+		!tool_glob_match(gs->glob, gs->glob_path ? rel : name))
+		return 0;
+	/* dirfd was reached without following symlinks: no escape here. */
+	fd = openat(dirfd, name,
+		O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	r = tool_grep_file(gs, fd, abs);
+	close(fd);
+	return r;
+}
+
+/* grep {pattern, path?, glob?, max?}: file:line:text of matching lines. */
+void
+tool_grep_run(
+	struct tool_env *env, struct json_object *args, struct tool_result *res)
+{
+	const char *pattern = NULL, *path = ".";
+	char *abs = NULL, *err = NULL, ebuf[256];
+	struct tool_grep_state gs;
+	int fd, r, cut = 0;
+
+	memset(&gs, 0, sizeof(gs));
+	gs.max = TOOL_GREP_DEFAULT_MAX;
+	if (tools_arg_string(args, "pattern", true, &pattern, res) < 0 ||
+		tools_arg_string(args, "path", false, &path, res) < 0 ||
+		tools_arg_string(args, "glob", false, &gs.glob, res) < 0 ||
+		tools_arg_int(args, "max", false, &gs.max, res) < 0)
+		return;
+	if (gs.max < 1) {
+		tools_result_error(res, "argument \"max\" must be at least 1");
+		return;
+	}
+	if (gs.max > TOOL_GREP_MAX_MAX)
+		gs.max = TOOL_GREP_MAX_MAX;
+	gs.env = env;
+	gs.glob_path = gs.glob != NULL && strchr(gs.glob, '/') != NULL;
+	r = regcomp(&gs.re, pattern, REG_EXTENDED | REG_NEWLINE | REG_NOSUB);
+	if (r != 0) {
+		regerror(r, &gs.re, ebuf, sizeof(ebuf));
+		tools_result_error(res, "invalid regular expression: %s", ebuf);
+		return;
+	}
+	fd = fscheck_open(
+		env->scope, env->cwd, path, O_RDONLY | O_DIRECTORY, &abs, &err);
+	if (fd == -ENOTDIR) {
+		free(err);
+		err = NULL;
+		fd = fscheck_open(
+			env->scope, env->cwd, path, O_RDONLY, &abs, &err);
+		if (fd >= 0) {
+			tool_grep_file(&gs, fd, abs);
+			close(fd);
+		}
+	} else if (fd >= 0)
+		cut = tool_glob_walk(env, fd, abs, tool_grep_cb, &gs);
+	regfree(&gs.re);
+	if (fd < 0) {
+		tools_result_error(res, "%s", err);
+		free(err);
+		return;
+	}
+	if (gs.matches >= gs.max)
+		tools_out_printf(&gs.out,
+			"[stopped after %lld matches (max)]\n", gs.max);
+	if (gs.skipped_big > 0)
+		tools_out_printf(&gs.out,
+			"[%zu files over %d MiB were not searched]\n",
+			gs.skipped_big, TOOL_GREP_FILE_MAX / (1024 * 1024));
+	if (gs.budget_out)
+		tools_out_printf(&gs.out,
+			"[search stopped after %d MiB of files; narrow the "
+			"path or glob]\n",
+			TOOL_GREP_TOTAL_MAX / (1024 * 1024));
+	if (cut)
+		tools_out_printf(&gs.out,
+			"[search stopped after %d entries; narrow the path "
+			"or glob]\n",
+			TOOL_WALK_MAX_ENTRIES);
+	if (gs.matches == 0)
+		tools_out_printf(
+			&gs.out, "no matches for %s in %s\n", pattern, abs);
+	res->output = tools_out_finish(&gs.out);
+	res->summary = xstrfmt("%lld match%s in %zu file%s", gs.matches,
+		gs.matches == 1 ? "" : "es", gs.files,
+		gs.files == 1 ? "" : "s");
+	free(abs);
+}
