@@ -24,14 +24,15 @@ enum provider_scheme {
 
 struct provider_config {
 	enum provider_scheme scheme;
-	char *name;	/* provider section name, e.g. "openai" */
+	char *name; /* provider section name, e.g. "openai" */
 	char *base_url; /* without trailing slash */
-	char *api_key;	/* may be NULL (local servers); never logged */
+	char *api_key; /* may be NULL (local servers); never logged */
 	char *model;
 	int64_t context_window;
 	int max_tokens;
 	int max_attempts; /* retries before the first byte; default 5 */
-	int timeout_s;	  /* connect/idle bound; default 300 */
+	int timeout_s; /* connect/idle bound; default 300 */
+	int retry_base_ms; /* first backoff step; default 500 (tests: less) */
 };
 
 /* Parse the "model" object of the start config. -EINVAL + message. */
@@ -47,8 +48,8 @@ struct llm_tool_def {
 };
 
 struct llm_request {
-	const char *system;		/* may be NULL */
-	struct json_object *entries;	/* array of log entries, borrowed */
+	const char *system; /* may be NULL */
+	struct json_object *entries; /* array of log entries, borrowed */
 	const struct llm_tool_def *tools;
 	size_t ntools;
 };
@@ -59,6 +60,7 @@ struct llm_tool_call {
 	char *arguments; /* JSON text as streamed ("{}" if empty) */
 };
 
+/* input_tokens is the whole prompt, cached parts included, all schemes. */
 struct llm_usage {
 	int64_t input_tokens;
 	int64_t output_tokens;
@@ -67,7 +69,7 @@ struct llm_usage {
 
 /* What a finished (or failed) call produced. Owned by the call. */
 struct llm_result {
-	char *text;	/* NULL if none */
+	char *text; /* NULL if none */
 	char *thinking; /* NULL if none */
 	char *thinking_signature; /* anthropic, NULL otherwise */
 	struct llm_tool_call *tool_calls;
@@ -75,9 +77,9 @@ struct llm_result {
 	char *stop_reason; /* "end_turn"/"stop", "tool_use", "max_tokens", ... */
 	struct llm_usage usage;
 	bool failed;
-	char *error;	   /* human sentence when failed */
-	int http_status;   /* 0 if none */
-	bool overflow;	   /* provider said the prompt is too long */
+	char *error; /* human sentence when failed */
+	int http_status; /* 0 if none */
+	bool overflow; /* provider said the prompt is too long */
 };
 
 struct llm_stream_cb {
@@ -100,13 +102,17 @@ struct llm_call;
 struct llm_call *llm_call_start(struct http *http,
 	const struct provider_config *pc, const struct llm_request *req,
 	const struct llm_stream_cb *cb, void *arg, char **reterr_msg);
-/* Abort the call; no callback runs after this. NULL-safe. */
+/*
+ * Abort the call; no callback runs after this.  NULL-safe, and safe from
+ * inside the call's own callbacks.  The call frees itself once done()
+ * returns: do not cancel it after that.
+ */
 void llm_call_cancel(struct llm_call *call);
 
 /* Request bodies (tests, and the schemes' own use); caller frees. */
-char *provider_openai_body(const struct provider_config *pc,
-	const struct llm_request *req);
-char *provider_anthropic_body(const struct provider_config *pc,
-	const struct llm_request *req);
+char *provider_openai_body(
+	const struct provider_config *pc, const struct llm_request *req);
+char *provider_anthropic_body(
+	const struct provider_config *pc, const struct llm_request *req);
 
 #endif
