@@ -430,6 +430,17 @@ conn_set_out_limit(struct conn *c, size_t limit)
 	conn_check_out_limit(c);
 }
 
+/*
+ * Change the inbound line limit, e.g. when a control connection becomes a
+ * worker channel after reattach.  Lines already buffered are judged by the
+ * new limit.
+ */
+void
+conn_set_line_limit(struct conn *c, size_t limit)
+{
+	c->line_limit = limit;
+}
+
 /* Bytes written but not yet taken by the kernel. */
 size_t
 conn_out_pending(const struct conn *c)

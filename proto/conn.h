@@ -56,6 +56,8 @@ void conn_set_arg(struct conn *c, void *arg);
 void *conn_get_arg(const struct conn *c);
 /* 0 = unlimited. */
 void conn_set_out_limit(struct conn *c, size_t limit);
+/* Change the inbound line limit (bytes, not counting the newline). */
+void conn_set_line_limit(struct conn *c, size_t limit);
 size_t conn_out_pending(const struct conn *c);
 bool conn_is_open(const struct conn *c);
 int conn_fd(const struct conn *c);

@@ -354,6 +354,18 @@ class Env:
             self.notify.wait("READY=1")
         return p
 
+    def start_daemon_fakeworker(self, extra_env=None, args=(),
+                                wait_ready=True):
+        """Start podvisord with tests/it/fakeworker.py as its worker and a
+        provider nobody calls (unless a config was written already)."""
+        if not os.path.exists(self.config):
+            self.write_config("[provider.dummy]\nscheme = openai_chat\n"
+                              "base_url = http://127.0.0.1:9/v1\n")
+        env = {"PODVISOR_WORKER": os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), "fakeworker.py")}
+        env.update(extra_env or {})
+        return self.start_daemon(env, args, wait_ready)
+
     def kill_daemon(self, sig=signal.SIGKILL):
         self.daemon.send_signal(sig)
         self.daemon.wait(DEFAULT_TIMEOUT)
@@ -439,7 +451,8 @@ def _kill_leftover_workers(runtime):
                 environ = f.read()
         except OSError:
             continue
-        if not argv or not argv[0].endswith(b"podvisor-worker"):
+        if not argv or not (argv[0].endswith(b"podvisor-worker") or
+                            any(a.endswith(b"fakeworker.py") for a in argv[:2])):
             continue
         if ("PODVISOR_RUNTIME_DIR=%s" % runtime).encode() not in environ:
             continue

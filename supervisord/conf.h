@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: ISC */
+#ifndef SUPERVISORD_CONF_H
+#define SUPERVISORD_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * config.ini (read with inih):
+ *
+ *   [daemon]        max_pods, max_depth, max_children
+ *   [defaults]      model = PROVIDER/MODEL | alias | bare model
+ *   [provider.NAME] scheme = openai_chat|anthropic, base_url,
+ *                   api_key_env | api_key_file, context_window,
+ *                   max_tokens, model.ALIAS = real-model
+ *
+ * Errors name file:line.  Lines longer than inih's 200 bytes are an
+ * error, never truncated.
+ */
+
+/* inih reads lines into 200 bytes: text plus newline plus NUL. */
+#define CONF_MAX_LINE 198
+
+enum provider_scheme {
+	SCHEME_OPENAI_CHAT = 0,
+	SCHEME_ANTHROPIC,
+};
+
+struct config_alias {
+	char *alias;
+	char *model;
+};
+
+struct config_provider {
+	char *name;
+	enum provider_scheme scheme;
+	bool has_scheme;
+	char *base_url;
+	char *api_key_env;
+	char *api_key_file;
+	long context_window; /* 0 = default */
+	long max_tokens; /* 0 = default */
+	struct config_alias *aliases;
+	size_t naliases;
+	bool is_fake; /* the bundled fakellm (no config) */
+};
+
+struct config {
+	long max_pods;
+	long max_depth;
+	long max_children;
+	char *default_model;
+	struct config_provider *providers;
+	size_t nproviders;
+	bool from_file; /* false: built from the environment */
+};
+
+/* Defaults only (no providers). */
+struct config *conf_new(void);
+void conf_free(struct config *c);
+
+/*
+ * Load path.  A missing file gives the defaults (from_file false).
+ * Returns 0 or -EINVAL with "path:line: problem" in *reterr_msg.
+ */
+int conf_load(const char *path, struct config **ret_config, char **reterr_msg);
+
+/*
+ * Without providers in the file: derive them from the environment
+ * (ANTHROPIC_API_KEY, OPENAI_API_KEY, PODVISOR_BASE_URL), else the
+ * fake provider.
+ */
+void conf_add_env_providers(struct config *c);
+
+struct config_provider *conf_provider_find(
+	const struct config *c, const char *name);
+const char *conf_scheme_name(enum provider_scheme s);
+
+#endif
