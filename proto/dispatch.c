@@ -31,6 +31,23 @@ dispatch_find(const struct dispatch_entry *table, size_t n, const char *name)
 	return NULL;
 }
 
+/*
+ * Length of name's first bytes to quote in an error, at most 64 and never
+ * ending inside a UTF-8 sequence (the reply must stay valid UTF-8).
+ */
+static int
+dispatch_quote_len(const char *name)
+{
+	size_t n = strnlen(name, 65);
+
+	if (n <= 64)
+		return (int)n;
+	n = 64;
+	while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80)
+		n--;
+	return (int)n;
+}
+
 static const char *
 dispatch_type_phrase(enum param_type type)
 {
@@ -85,14 +102,15 @@ dispatch_request(const struct dispatch_entry *table, size_t n, void *ctx,
 
 	if (m->kind != MSG_REQUEST) {
 		conn_send_error(c, m->id, PERR_INVALID_REQUEST, NULL,
-			"unexpected event \"%.64s\": expected a request",
-			m->name);
+			"unexpected event \"%.*s\": expected a request",
+			dispatch_quote_len(m->name), m->name);
 		return -EINVAL;
 	}
 	e = dispatch_find(table, n, m->name);
 	if (e == NULL) {
 		conn_send_error(c, m->id, PERR_INVALID_REQUEST, NULL,
-			"unknown method \"%.64s\"", m->name);
+			"unknown method \"%.*s\"", dispatch_quote_len(m->name),
+			m->name);
 		return -EINVAL;
 	}
 	for (ps = e->params; ps != NULL && ps->name != NULL; ps++) {

@@ -267,9 +267,9 @@ conf_prescan(struct conf_parse *cp)
 		}
 		if (i < cp->len && cp->buf[i] != '\n')
 			continue;
+		/* A '\r' before the '\n' takes a byte of inih's line
+		 * buffer too, so it counts against the limit. */
 		n = i - start;
-		if (n > 0 && cp->buf[i - 1] == '\r')
-			n--;
 		if (n > CONF_MAX_LINE) {
 			cp->line = line;
 			conf_error(cp,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 #include "worker/provider_int.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -410,7 +411,15 @@ anthropic_usage(struct provider_stream *ps, struct json_object *u)
 	cache_new = provider_json_int(u, "cache_creation_input_tokens", 0);
 	/* input_tokens counts the whole prompt, cached parts included. */
 	if (in >= 0) {
-		ps->usage.input_tokens = in + cache_read + cache_new;
+		/* Saturate: a hostile count must not overflow. */
+		if (cache_read < 0)
+			cache_read = 0;
+		if (cache_new < 0)
+			cache_new = 0;
+		if (__builtin_add_overflow(in, cache_read, &in) ||
+			__builtin_add_overflow(in, cache_new, &in))
+			in = INT64_MAX;
+		ps->usage.input_tokens = in;
 		ps->usage.cache_read_tokens = cache_read;
 	}
 	ps->usage.output_tokens =
@@ -435,7 +444,7 @@ anthropic_block_start(struct provider_stream *ps, struct json_object *obj)
 		if (t == NULL || t->name != NULL)
 			return;
 		s = provider_json_str(cb, "id");
-		if (s != NULL && *s != '\0')
+		if (s != NULL && *s != '\0' && t->id == NULL)
 			t->id = xstrdup(s);
 		s = provider_json_str(cb, "name");
 		if (s != NULL && *s != '\0')

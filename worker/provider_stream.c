@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "common/xmalloc.h"
+#include "proto/msg.h"
 #include "worker/sse.h"
 
 /* Append len bytes to b, keeping it NUL-terminated. */
@@ -36,32 +37,19 @@ provider_buf_free(struct provider_buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* Parse JSON with a depth bound and no trailing bytes. */
+/*
+ * Parse JSON with the rules of every channel (msg_parse_json: depth 32,
+ * nothing trailing, strict UTF-8): what a stream carries ends up in JSON
+ * lines to clients and in the session log, which must stay valid.
+ */
 struct json_object *
 provider_json_parse(const char *s, size_t len)
 {
-	struct json_tokener *tok;
 	struct json_object *obj;
-	size_t end;
+	char *err = NULL;
 
-	if (len > INT32_MAX)
-		return NULL;
-	tok = json_tokener_new_ex(32);
-	if (tok == NULL)
-		return NULL;
-	obj = json_tokener_parse_ex(tok, s, (int)len);
-	if (obj == NULL && json_tokener_get_error(tok) == json_tokener_continue)
-		obj = json_tokener_parse_ex(tok, "", 1);
-	if (obj != NULL) {
-		end = json_tokener_get_parse_end(tok);
-		while (end < len && strchr(" \t\r\n", s[end]) != NULL)
-			end++;
-		if (end < len) {
-			json_object_put(obj);
-			obj = NULL;
-		}
-	}
-	json_tokener_free(tok);
+	obj = msg_parse_json(s, len, &err);
+	free(err);
 	return obj;
 }
 

@@ -98,8 +98,10 @@ sse_line(struct sse *sse, const char *line, size_t len)
 		sse_buf_add(&sse->data, value, (size_t)(end - value));
 		sse_buf_add(&sse->data, "\n", 1);
 	} else if (nlen == 5 && memcmp(line, "event", 5) == 0) {
+		/* A name the callback cannot see whole is no name. */
 		sse->event.len = 0;
-		sse_buf_add(&sse->event, value, (size_t)(end - value));
+		if (memchr(value, '\0', (size_t)(end - value)) == NULL)
+			sse_buf_add(&sse->event, value, (size_t)(end - value));
 	} else if (nlen == 2 && memcmp(line, "id", 2) == 0) {
 		if (memchr(value, '\0', (size_t)(end - value)) == NULL) {
 			free(sse->id);

@@ -691,9 +691,25 @@ tools_run_free(struct tool_run *run)
 	free(run);
 }
 
+/* Make s valid UTF-8 in place (it may quote a path the model made up). */
+static void
+tools_run_clean(char **s)
+{
+	char *clean;
+
+	if (*s == NULL)
+		return;
+	clean = tools_utf8_clean(*s, strlen(*s));
+	free(*s);
+	*s = clean;
+}
+
 static void
 tools_run_deliver(struct tool_run *run)
 {
+	/* Both end up in JSON lines, which must be valid UTF-8. */
+	tools_run_clean(&run->res.summary);
+	tools_run_clean(&run->res.output);
 	run->bash = NULL;
 	run->cb(run->arg, &run->res);
 	tools_run_free(run);

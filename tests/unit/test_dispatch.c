@@ -256,6 +256,29 @@ test_dispatch_unknown(void **state)
 		"expected a request");
 }
 
+/* Found by fuzz_dispatch: quoting cut a long method name inside a UTF-8
+ * sequence, and the error reply was no longer valid UTF-8. */
+static void
+test_dispatch_unknown_utf8(void **state)
+{
+	struct dt *t = *state;
+	char line[256], want[128];
+	int i;
+
+	strcpy(line, "{\"method\":\"a");
+	strcpy(want, "unknown method \"a");
+	for (i = 0; i < 40; i++) {
+		strcat(line, "\xc3\xa9");
+		if (i < 31)
+			strcat(want, "\xc3\xa9");
+	}
+	strcat(line, "\",\"id\":1}");
+	strcat(want, "\"");
+	dt_expect_error(t, line, "1", want);
+	dt_expect_error(t, "{\"event\":\"\xc3\xa9\",\"id\":2}", "2",
+		"unexpected event \"\xc3\xa9\": expected a request");
+}
+
 static void
 test_dispatch_params(void **state)
 {
@@ -306,6 +329,8 @@ main(void)
 			test_dispatch_runs_handler, dt_setup, dt_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_dispatch_unknown, dt_setup, dt_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_dispatch_unknown_utf8, dt_setup, dt_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_dispatch_params, dt_setup, dt_teardown),
 	};

@@ -535,6 +535,30 @@ test_openai_stream_error(void **state)
 	free(got);
 }
 
+/* Found by fuzz_provider_stream: invalid UTF-8 inside a chunk's strings
+ * was passed on (and so into events and the session log). */
+static void
+test_openai_stream_bad_utf8(void **state)
+{
+	char *got;
+	int rc;
+
+	got = run_stream(PROVIDER_OPENAI_CHAT,
+		OAI("{\"content\":\"ok\"}") OAI("{\"content\":\"a\xff\"}")
+			OAI("{\"content\":\"never\"}"),
+		0, &rc);
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(got, "text=ok|"));
+	assert_non_null(strstr(got, "failed=1|err=invalid JSON in stream"));
+	free(got);
+	/* An overlong '/' is refused the same way. */
+	got = run_stream(PROVIDER_OPENAI_CHAT,
+		OAI("{\"content\":\"\xc0\xaf\"}"), 0, &rc);
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(got, "text=(null)|"));
+	free(got);
+}
+
 #define ANT(ev, x) "event: " ev "\ndata: " x "\n\n"
 
 static const char anthropic_full[] = ANT("message_start",
@@ -642,6 +666,41 @@ test_anthropic_stream_error(void **state)
 	free(got);
 }
 
+/*
+ * Found by fuzz_provider_stream: a second tool_use start for a block
+ * whose first start had no name leaked the first id, and huge usage
+ * counts overflowed the input token sum.
+ */
+static void
+test_anthropic_stream_hostile(void **state)
+{
+	char *got;
+	int rc;
+
+	got = run_stream(PROVIDER_ANTHROPIC,
+		ANT("message_start",
+			"{\"type\":\"message_start\",\"message\":{\"usage\":"
+			"{\"input_tokens\":9223372036854775807,"
+			"\"cache_read_input_tokens\":9223372036854775807,"
+			"\"cache_creation_input_tokens\":-5}}}")
+			ANT("content_block_start",
+				"{\"type\":\"content_block_start\","
+				"\"index\":0,\"content_block\":{\"type\":"
+				"\"tool_use\",\"id\":\"toolu_a\"}}")
+				ANT("content_block_start",
+					"{\"type\":\"content_block_start\","
+					"\"index\":0,\"content_block\":{"
+					"\"type\":\"tool_use\",\"id\":"
+					"\"toolu_b\",\"name\":\"read\"}}")
+					ANT("message_stop",
+						"{\"type\":\"message_stop\"}"),
+		9, &rc);
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(got, "calls=[toolu_a read {}]|"));
+	assert_non_null(strstr(got, "|in=9223372036854775807|"));
+	free(got);
+}
+
 static void
 test_error_bodies(void **state)
 {
@@ -745,9 +804,11 @@ main(void)
 		cmocka_unit_test(test_openai_stream_tools),
 		cmocka_unit_test(test_openai_stream_cut),
 		cmocka_unit_test(test_openai_stream_error),
+		cmocka_unit_test(test_openai_stream_bad_utf8),
 		cmocka_unit_test(test_anthropic_stream),
 		cmocka_unit_test(test_anthropic_stream_cut),
 		cmocka_unit_test(test_anthropic_stream_error),
+		cmocka_unit_test(test_anthropic_stream_hostile),
 		cmocka_unit_test(test_error_bodies),
 		cmocka_unit_test(test_config_parse),
 	};

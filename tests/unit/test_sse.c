@@ -294,6 +294,22 @@ test_id(void **state)
 	free(c.s);
 }
 
+/* Found by fuzz_sse: an event name holding a NUL reached the callback
+ * as "" (cut at the NUL); such a field is now ignored. */
+static void
+test_event_nul(void **state)
+{
+	static const char s[] = "event: \0ab\ndata: x\n\n"
+				"event: p\ndata: y\n\n";
+	char *got;
+	int r;
+
+	got = parse_split(s, sizeof(s) - 1, NULL, 0, 0, &r);
+	assert_int_equal(r, 0);
+	assert_string_equal(got, "message|x\x1ep|y\x1e");
+	free(got);
+}
+
 static void
 test_oversize(void **state)
 {
@@ -375,6 +391,7 @@ main(void)
 		cmocka_unit_test(test_mixed_endings),
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_id),
+		cmocka_unit_test(test_event_nul),
 		cmocka_unit_test(test_oversize),
 		cmocka_unit_test(test_stop),
 		cmocka_unit_test(test_large),

@@ -76,6 +76,21 @@ test_args(void **state)
 		"invalid regular expression");
 }
 
+/* Found by fuzz_tool_args: an error quoting a path that is not valid
+ * UTF-8 gave a summary and output that were not valid UTF-8 either. */
+static void
+test_args_bad_utf8(void **state)
+{
+	struct tool_result res;
+
+	res = fx_run("read", xstrdup("{\"path\":\"a\xff\xc3.txt\"}"));
+	assert_true(res.is_error);
+	assert_contains(res.summary, "a\xef\xbf\xbd\xef\xbf\xbd.txt");
+	assert_contains(res.output, "a\xef\xbf\xbd\xef\xbf\xbd.txt");
+	assert_not_contains(res.summary, "\xff");
+	tool_result_clear(&res);
+}
+
 static void
 test_cancel_sync(void **state)
 {
@@ -581,6 +596,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_defs),
 		T(test_args),
+		T(test_args_bad_utf8),
 		T(test_cancel_sync),
 		T(test_read_basic),
 		T(test_read_binary),
