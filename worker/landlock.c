@@ -106,7 +106,10 @@ landlock_allow_fd(struct landlock_build *b, int fd)
 /*
  * Allow beneath path.  Entries found while carving holes are opened
  * without following symlinks and a symlink is skipped: following one
- * would grant writing wherever it points.
+ * would grant writing wherever it points.  A regular file with more than
+ * one link is skipped too: Landlock ties a rule to the inode, so granting
+ * it would make the file writable through its other names, which may lie
+ * outside the scope.
  */
 static int
 landlock_allow_path(struct landlock_build *b, const char *path, bool follow)
@@ -117,7 +120,8 @@ landlock_allow_path(struct landlock_build *b, const char *path, bool follow)
 	fd = open(path, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	if (fstat(fd, &st) < 0 || S_ISLNK(st.st_mode)) {
+	if (fstat(fd, &st) < 0 || S_ISLNK(st.st_mode) ||
+		(!follow && S_ISREG(st.st_mode) && st.st_nlink > 1)) {
 		close(fd);
 		return 0;
 	}
@@ -239,7 +243,8 @@ landlock_allow_flat(struct landlock_build *b, const char *path)
 			dirfd(d), de->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+			st.st_nlink == 1) {
 			memset(&pb, 0, sizeof(pb));
 			pb.parent_fd = fd;
 			pb.allowed_access = b->handled & LANDLOCK_FILE_RIGHTS;

@@ -3,10 +3,19 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/xmalloc.h"
+
+#define SSE_LIKELY(x) __builtin_expect(!!(x), 1)
+#define SSE_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Bytes looked through for CR at a time: well inside L1. */
+#define SSE_CR_BLOCK 2048
+/* Chunks shorter than this are looked through a byte at a time. */
+#define SSE_SMALL 16
 
 struct sse_buf {
 	char *p;
@@ -18,68 +27,161 @@ struct sse {
 	size_t max;
 	sse_event_cb cb;
 	void *arg;
-	struct sse_buf line; /* a line not yet ended */
+	struct sse_buf line; /* a line cut by the chunk end */
 	struct sse_buf data; /* data lines, each followed by '\n' */
-	struct sse_buf event; /* event name of the pending event */
-	char *id;
+	const char *ref; /* or: the only data line so far, in the chunk */
+	size_t ref_len;
+	struct sse_buf event; /* event name of the pending event, if len */
+	size_t event_kept; /* length of the name in event.p (SIZE_MAX: none) */
+	struct sse_buf id; /* the last id, valid when has_id */
 	size_t count;
 	int err;
+	bool has_id;
 	bool skip_lf; /* last chunk ended in CR: a leading LF is its pair */
 	bool first; /* the next line is the stream's first (BOM) */
 };
 
-static void
-sse_buf_add(struct sse_buf *b, const char *p, size_t len)
+/* Make room for need bytes in b. */
+static __attribute__((noinline)) void
+sse_buf_grow(struct sse_buf *b, size_t need)
 {
-	size_t need = b->len + len + 1;
+	size_t cap = b->cap == 0 ? 256 : b->cap;
 
-	if (need > b->cap) {
-		b->cap = b->cap == 0 ? 256 : b->cap;
-		while (b->cap < need)
-			b->cap *= 2;
-		b->p = xreallocarray(b->p, 1, b->cap);
-	}
-	memcpy(b->p + b->len, p, len);
-	b->len += len;
-	b->p[b->len] = '\0';
+	while (cap < need)
+		cap *= 2;
+	b->p = xreallocarray(b->p, 1, cap);
+	b->cap = cap;
 }
 
-static int
+/* Replace b's contents by p[0..len), NUL-terminated. */
+static void
+sse_buf_set(struct sse_buf *b, const char *p, size_t len)
+{
+	if (len + 1 > b->cap)
+		sse_buf_grow(b, len + 1);
+	memcpy(b->p, p, len);
+	b->p[len] = '\0';
+	b->len = len;
+}
+
+/* Append v[0..n) and a '\n' to the data buffer, unchecked. */
+static void
+sse_data_copy(struct sse *sse, const char *v, size_t n)
+{
+	struct sse_buf *b = &sse->data;
+
+	if (b->len + n + 2 > b->cap)
+		sse_buf_grow(b, b->len + n + 2);
+	memcpy(b->p + b->len, v, n);
+	b->p[b->len + n] = '\n';
+	b->len += n + 1;
+}
+
+/* Copy a data line still referenced in the chunk into the buffer: the
+ * chunk is about to go away, or another line joins it. */
+static inline void
+sse_unref(struct sse *sse)
+{
+	if (sse->ref != NULL) {
+		sse_data_copy(sse, sse->ref, sse->ref_len);
+		sse->ref = NULL;
+	}
+}
+
+static inline int
 sse_dispatch(struct sse *sse)
 {
 	const char *name = "message";
 	int r;
 
-	if (sse->data.len == 0) {
-		sse->event.len = 0;
-		return 0;
-	}
-	sse->data.len--; /* the last '\n' */
-	sse->data.p[sse->data.len] = '\0';
 	if (sse->event.len > 0)
 		name = sse->event.p;
-	sse->count++;
-	r = sse->cb(sse->arg, name, sse->data.p, sse->data.len);
-	sse->data.len = 0;
+	if (SSE_LIKELY(sse->ref != NULL)) {
+		/* One data line in this chunk: no copy at all. */
+		sse->count++;
+		r = sse->cb(sse->arg, name, sse->ref, sse->ref_len);
+		sse->ref = NULL;
+	} else if (sse->data.len > 0) {
+		sse->data.len--; /* the last '\n' */
+		sse->data.p[sse->data.len] = '\0';
+		sse->count++;
+		r = sse->cb(sse->arg, name, sse->data.p, sse->data.len);
+		sse->data.len = 0;
+	} else
+		r = 0;
 	sse->event.len = 0;
 	return r;
 }
 
-static int
-sse_line(struct sse *sse, const char *line, size_t len)
+/*
+ * A data line's value.  The first one of an event, when it lies whole in
+ * the caller's chunk (in_chunk), is only referenced; further ones are
+ * copied, each with its '\n', into the data buffer.
+ */
+static inline int
+sse_data(struct sse *sse, const char *v, size_t n, bool in_chunk)
+{
+	size_t len = sse->data.len + (sse->ref != NULL ? sse->ref_len + 1 : 0);
+
+	/* len <= max holds: every line is checked here. */
+	if (SSE_UNLIKELY(n >= sse->max - len))
+		return -EMSGSIZE;
+	if (SSE_LIKELY(in_chunk && len == 0)) {
+		sse->ref = v;
+		sse->ref_len = n;
+		return 0;
+	}
+	sse_unref(sse);
+	sse_data_copy(sse, v, n);
+	return 0;
+}
+
+/* Whether v[0..n) holds a NUL: a word at a time, names are short. */
+static inline bool
+sse_has_nul(const char *v, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ull;
+	uint64_t w, acc;
+	size_t i;
+
+	if (n < 8)
+		return memchr(v, '\0', n) != NULL;
+	/* A word has a zero byte iff (w - ones) & ~w has a high bit set. */
+	memcpy(&w, v + n - 8, 8);
+	acc = (w - ones) & ~w;
+	for (i = 0; i + 8 < n; i += 8) {
+		memcpy(&w, v + i, 8);
+		acc |= (w - ones) & ~w;
+	}
+	return (acc & (ones << 7)) != 0;
+}
+
+/* Set the pending event's name; one holding a NUL is no name (the
+ * callback could not see it whole). */
+static inline int
+sse_event(struct sse *sse, const char *v, size_t n)
+{
+	struct sse_buf *b = &sse->event;
+
+	/* Streams repeat names: the one kept in b is checked already. */
+	if (n == sse->event_kept && memcmp(b->p, v, n) == 0)
+		b->len = n;
+	else if (sse_has_nul(v, n))
+		b->len = 0;
+	else {
+		sse_buf_set(b, v, n);
+		sse->event_kept = n;
+	}
+	return 0;
+}
+
+/* Every line but a blank or a "data:" one: other fields, comments. */
+static __attribute__((noinline)) int
+sse_field(struct sse *sse, const char *line, size_t len)
 {
 	const char *colon, *value, *end = line + len;
-	size_t nlen;
+	size_t nlen, vlen;
 
-	if (sse->first) {
-		sse->first = false;
-		if (len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
-			line += 3;
-			len -= 3;
-		}
-	}
-	if (len == 0)
-		return sse_dispatch(sse);
 	if (line[0] == ':')
 		return 0;
 	colon = memchr(line, ':', len);
@@ -92,24 +194,48 @@ sse_line(struct sse *sse, const char *line, size_t len)
 		nlen = len;
 		value = end;
 	}
-	if (nlen == 4 && memcmp(line, "data", 4) == 0) {
-		if (sse->data.len + (size_t)(end - value) + 1 > sse->max)
-			return -EMSGSIZE;
-		sse_buf_add(&sse->data, value, (size_t)(end - value));
-		sse_buf_add(&sse->data, "\n", 1);
-	} else if (nlen == 5 && memcmp(line, "event", 5) == 0) {
-		/* A name the callback cannot see whole is no name. */
-		sse->event.len = 0;
-		if (memchr(value, '\0', (size_t)(end - value)) == NULL)
-			sse_buf_add(&sse->event, value, (size_t)(end - value));
-	} else if (nlen == 2 && memcmp(line, "id", 2) == 0) {
-		if (memchr(value, '\0', (size_t)(end - value)) == NULL) {
-			free(sse->id);
-			sse->id = xstrndup(value, (size_t)(end - value));
-		}
+	vlen = (size_t)(end - value);
+	if (nlen == 4 && memcmp(line, "data", 4) == 0)
+		return sse_data(sse, value, vlen, false);
+	if (nlen == 5 && memcmp(line, "event", 5) == 0)
+		return sse_event(sse, value, vlen);
+	if (nlen == 2 && memcmp(line, "id", 2) == 0 &&
+		memchr(value, '\0', vlen) == NULL) {
+		sse_buf_set(&sse->id, value, vlen);
+		sse->has_id = true;
 	}
 	/* "retry" and unknown fields are ignored. */
 	return 0;
+}
+
+/* One complete line (without its end), parsed in place. */
+static inline int
+sse_line(struct sse *sse, const char *line, size_t len, bool in_chunk)
+{
+	const char *v;
+
+	if (SSE_UNLIKELY(sse->first)) {
+		sse->first = false;
+		if (len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+			line += 3;
+			len -= 3;
+		}
+	}
+	if (len == 0)
+		return sse_dispatch(sse);
+	if (SSE_LIKELY(len >= 5 && memcmp(line, "data:", 5) == 0)) {
+		v = line + 5;
+		if (v < line + len && *v == ' ')
+			v++;
+		return sse_data(sse, v, (size_t)(line + len - v), in_chunk);
+	}
+	if (len >= 6 && memcmp(line, "event:", 6) == 0) {
+		v = line + 6;
+		if (v < line + len && *v == ' ')
+			v++;
+		return sse_event(sse, v, (size_t)(line + len - v));
+	}
+	return sse_field(sse, line, len);
 }
 
 /* Create a parser calling cb for each event. */
@@ -123,6 +249,7 @@ sse_new(size_t max_event, sse_event_cb cb, void *arg)
 	sse->cb = cb;
 	sse->arg = arg;
 	sse->first = true;
+	sse->event_kept = SIZE_MAX;
 	return sse;
 }
 
@@ -135,81 +262,131 @@ sse_free(struct sse *sse)
 	free(sse->line.p);
 	free(sse->data.p);
 	free(sse->event.p);
-	free(sse->id);
+	free(sse->id.p);
 	free(sse);
 }
 
+/* Keep p[0..len), the start of a line cut by the chunk end. */
+static int
+sse_keep(struct sse *sse, const char *p, size_t len)
+{
+	struct sse_buf *b = &sse->line;
+
+	if (len > sse->max - b->len)
+		return -EMSGSIZE;
+	if (b->len + len + 1 > b->cap)
+		sse_buf_grow(b, b->len + len + 1);
+	memcpy(b->p + b->len, p, len);
+	b->len += len;
+	return 0;
+}
+
 /*
- * Parse a chunk.  The next LF and CR are searched once each with memchr
- * and remembered, so a whole buffer costs O(len) whatever the line
- * endings; complete lines are parsed in place, only a line cut by the
- * chunk boundary is copied.
+ * Parse a chunk in one pass.  The next LF is found with memchr and the
+ * next CR with memchr a block ahead, each remembered until the parse
+ * passes it, so every byte is looked at once for each whatever the line
+ * endings.  Complete lines are parsed in place with no copy; an event's
+ * only data line reaches the callback straight from buf when the event
+ * ends in the same chunk, and is copied once, into the event, otherwise.
+ * Only a line cut by the chunk end is kept for the next chunk.
  */
 int
 sse_feed(struct sse *sse, const char *buf, size_t len)
 {
-	const char *p = buf, *end = buf + len, *eol;
-	const char *nl = NULL, *cr = NULL;
-	bool nl_none = false, cr_none = false;
+	const char *p = buf, *end = buf + len, *nl, *cr, *crlim, *eol;
+	size_t n;
 	int r;
 
 	if (sse->err != 0)
 		return sse->err;
-	if (sse->skip_lf && p < end) {
+	if (len == 0)
+		return 0;
+	if (sse->skip_lf) {
+		sse->skip_lf = false;
 		if (*p == '\n')
 			p++;
-		sse->skip_lf = false;
+	} else if (len < SSE_SMALL) {
+		/* Tiny pieces (a trickling stream) mostly end no line. */
+		for (eol = p; eol < end && *eol != '\n' && *eol != '\r'; eol++)
+			;
+		if (eol == end) {
+			r = sse_keep(sse, p, len);
+			if (r != 0)
+				goto fail;
+			return 0;
+		}
 	}
+	/*
+	 * nl: the next LF at or after p, or end for none.  cr: the next CR,
+	 * or crlim when [p, crlim) has none; CRs are looked for a block
+	 * ahead of the lines, so both scans read the same cache lines.
+	 */
+	if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+		nl = end;
+	cr = crlim = p;
 	while (p < end) {
-		if (!nl_none && (nl == NULL || nl < p)) {
-			nl = memchr(p, '\n', (size_t)(end - p));
-			nl_none = nl == NULL;
+		if (nl < p) {
+			/* A blank line (the usual end of an event) is
+			 * seen without a call. */
+			if (*p == '\n')
+				nl = p;
+			else if ((nl = memchr(p, '\n', (size_t)(end - p))) ==
+				NULL)
+				nl = end;
 		}
-		if (!cr_none && (cr == NULL || cr < p)) {
-			cr = memchr(p, '\r', (size_t)(end - p));
-			cr_none = cr == NULL;
-		}
-		eol = nl_none ? NULL : nl;
-		if (!cr_none && (eol == NULL || cr < eol))
-			eol = cr;
-		if (eol == NULL) {
-			if (sse->line.len + (size_t)(end - p) > sse->max) {
-				sse->err = -EMSGSIZE;
-				return sse->err;
+		/* Usually no CR is known before the LF: one compare. */
+		if (SSE_UNLIKELY(cr <= nl)) {
+			if (cr < p)
+				cr = crlim = p;
+			while (cr == crlim && crlim <= nl && crlim < end) {
+				n = (size_t)(end - crlim) < SSE_CR_BLOCK
+					? (size_t)(end - crlim)
+					: SSE_CR_BLOCK;
+				cr = memchr(crlim, '\r', n);
+				crlim += n;
+				if (cr == NULL)
+					cr = crlim;
 			}
-			sse_buf_add(&sse->line, p, (size_t)(end - p));
+			eol = cr < nl ? cr : nl;
+		} else
+			eol = nl;
+		if (SSE_UNLIKELY(eol == end)) {
+			r = sse_keep(sse, p, (size_t)(end - p));
+			if (r != 0)
+				goto fail;
 			break;
 		}
-		if (sse->line.len > 0) {
-			if (sse->line.len + (size_t)(eol - p) > sse->max) {
-				sse->err = -EMSGSIZE;
-				return sse->err;
-			}
-			sse_buf_add(&sse->line, p, (size_t)(eol - p));
-			r = sse_line(sse, sse->line.p, sse->line.len);
+		if (SSE_UNLIKELY(sse->line.len > 0)) {
+			r = sse_keep(sse, p, (size_t)(eol - p));
+			if (r == 0)
+				r = sse_line(
+					sse, sse->line.p, sse->line.len, false);
 			sse->line.len = 0;
 		} else
-			r = sse_line(sse, p, (size_t)(eol - p));
-		if (*eol == '\r') {
-			if (eol + 1 == end)
-				sse->skip_lf = true;
-			else if (eol[1] == '\n')
-				eol++;
-		}
+			r = sse_line(sse, p, (size_t)(eol - p), true);
 		p = eol + 1;
-		if (r != 0) {
-			sse->err = r;
-			return r;
+		if (SSE_UNLIKELY(eol == cr)) {
+			if (p == end)
+				sse->skip_lf = true;
+			else if (*p == '\n')
+				p++;
 		}
+		if (SSE_UNLIKELY(r != 0))
+			goto fail;
 	}
+	sse_unref(sse); /* buf is the caller's only during the call */
 	return 0;
+fail:
+	sse->ref = NULL;
+	sse->err = r;
+	return r;
 }
 
 /* The last event id seen. */
 const char *
 sse_last_id(const struct sse *sse)
 {
-	return sse->id;
+	return sse->has_id ? sse->id.p : NULL;
 }
 
 /* How many events were dispatched. */

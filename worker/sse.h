@@ -15,9 +15,11 @@
 struct sse;
 
 /*
- * One dispatched event: name and data are NUL-terminated and valid only
- * during the call.  Return 0 to go on, anything else to stop: sse_feed()
- * then returns that value, now and on every later call.
+ * One dispatched event: name is NUL-terminated; data is data_len bytes
+ * and NOT NUL-terminated (it may point into the buffer being fed, with
+ * no copy).  Both are valid only during the call.  Return 0 to go on,
+ * anything else to stop: sse_feed() then returns that value, now and on
+ * every later call.
  */
 typedef int (*sse_event_cb)(
 	void *arg, const char *event, const char *data, size_t data_len);
@@ -28,8 +30,9 @@ typedef int (*sse_event_cb)(
 struct sse *sse_new(size_t max_event, sse_event_cb cb, void *arg);
 void sse_free(struct sse *sse);
 /*
- * Parse len bytes.  Returns 0, -EMSGSIZE when a line or event outgrew
- * the bound, or the callback's non-zero value.
+ * Parse len bytes (borrowed for the call only: what is still needed
+ * afterwards is copied).  Returns 0, -EMSGSIZE when a line or event
+ * outgrew the bound, or the callback's non-zero value.
  */
 int sse_feed(struct sse *sse, const char *buf, size_t len);
 /* The last "id:" seen, or NULL. Borrowed. */

@@ -128,6 +128,19 @@ tool_pod_fail_later(struct tool_pod_run *run, const char *code, const char *msg)
 		run->w->base, -1, EV_TIMEOUT, tool_pod_later_cb, run, NULL);
 }
 
+/* A relative cwd is taken against the pod's own. */
+static struct json_object *
+tool_pod_rel_path(const char *base, const char *rel)
+{
+	struct json_object *o;
+	char *path;
+
+	path = xstrfmt("%s/%s", base, rel);
+	o = json_object_new_string(path);
+	free(path);
+	return o;
+}
+
 static const char *
 tool_pod_arg_str(struct json_object *args, const char *key)
 {
@@ -467,9 +480,15 @@ tool_pod_start(struct worker *w, const char *name, const char *args_json,
 		if (json_object_object_get_ex(run->args, "task", &v) &&
 			json_object_is_type(v, json_type_string))
 			json_object_object_add(p, "task", json_object_get(v));
+		v = NULL;
 		if (json_object_object_get_ex(run->args, "cwd", &v) &&
-			json_object_is_type(v, json_type_string))
+			json_object_is_type(v, json_type_string) &&
+			json_object_get_string(v)[0] == '/')
 			json_object_object_add(p, "cwd", json_object_get(v));
+		else if (v != NULL && json_object_is_type(v, json_type_string))
+			json_object_object_add(p, "cwd",
+				tool_pod_rel_path(
+					w->cwd, json_object_get_string(v)));
 		else
 			json_object_object_add(
 				p, "cwd", json_object_new_string(w->cwd));
