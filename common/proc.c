@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 #include "common/proc.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,13 +15,13 @@
 /* Enough for any real process tree; a loop cannot hang us. */
 #define PROC_MAX_DEPTH 128
 
-/* The parent pid of pid from /proc/PID/stat, or -1. */
-pid_t
-proc_ppid(pid_t pid)
+/* The parent and session of pid from /proc/PID/stat; -1 if gone. */
+static int
+proc_stat(pid_t pid, pid_t *ret_ppid, pid_t *ret_sid)
 {
 	char path[64], buf[512], *rp;
 	ssize_t n;
-	int fd, ppid;
+	int fd, ppid, pgrp, sid;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
@@ -30,9 +33,45 @@ proc_ppid(pid_t pid)
 	buf[n] = '\0';
 	/* comm may hold spaces and parentheses: parse after the last ')' */
 	if ((rp = strrchr(buf, ')')) == NULL ||
-		sscanf(rp + 1, " %*c %d", &ppid) != 1)
+		sscanf(rp + 1, " %*c %d %d %d", &ppid, &pgrp, &sid) != 3)
 		return -1;
-	return (pid_t)ppid;
+	*ret_ppid = (pid_t)ppid;
+	*ret_sid = (pid_t)sid;
+	return 0;
+}
+
+/* The parent pid of pid from /proc/PID/stat, or -1. */
+pid_t
+proc_ppid(pid_t pid)
+{
+	pid_t ppid, sid;
+
+	if (proc_stat(pid, &ppid, &sid) < 0)
+		return -1;
+	return ppid;
+}
+
+/* Signal every process of session sid but ourselves. */
+int
+proc_kill_session(pid_t sid, int sig)
+{
+	struct dirent *de;
+	pid_t pid, ppid, s, self = getpid();
+	DIR *d;
+	int n = 0;
+
+	if (sid <= 1 || (d = opendir("/proc")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		pid = (pid_t)atoi(de->d_name);
+		if (pid <= 1 || pid == self)
+			continue;
+		if (proc_stat(pid, &ppid, &s) == 0 && s == sid &&
+			kill(pid, sig) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
 }
 
 /* readlink of /proc/PID/exe; caller frees. */

@@ -26,4 +26,12 @@ char *proc_exe(pid_t pid);
 typedef bool (*proc_match_fn)(pid_t pid, void *arg);
 bool proc_descends_from(pid_t pid, proc_match_fn match, void *arg);
 
+/*
+ * Send sig to every process of session sid (except the caller).  Used when
+ * a worker (a session leader) is gone: the tool processes it started must
+ * not outlive the scope they were confined to.  Returns the number
+ * signalled.
+ */
+int proc_kill_session(pid_t sid, int sig);
+
 #endif

@@ -36,6 +36,9 @@ conf_new(void)
 	c->max_pods = 1024;
 	c->max_depth = 8;
 	c->max_children = 32;
+	c->compaction.enabled = true;
+	c->compaction.threshold = 0.8;
+	c->compaction.retain_tokens = 8000;
 	return c;
 }
 
@@ -67,6 +70,7 @@ conf_free(struct config *c)
 		conf_provider_clear(&c->providers[i]);
 	free(c->providers);
 	free(c->default_model);
+	free(c->compaction.model);
 	free(c);
 }
 
@@ -127,6 +131,53 @@ conf_long(struct conf_parse *cp, const char *name, const char *value, long min,
 		return conf_error(cp, "%s: not a number in range", name);
 	*ret = v;
 	return 1;
+}
+
+static int
+conf_bool(struct conf_parse *cp, const char *name, const char *value, bool *ret)
+{
+	if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 ||
+		strcmp(value, "1") == 0)
+		*ret = true;
+	else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 ||
+		strcmp(value, "0") == 0)
+		*ret = false;
+	else
+		return conf_error(cp, "%s: expected true or false", name);
+	return 1;
+}
+
+static int
+conf_handle_compaction(
+	struct conf_parse *cp, const char *name, const char *value)
+{
+	struct config_compaction *cc = &cp->c->compaction;
+	char *end;
+	double v;
+
+	if (strcmp(name, "enabled") == 0)
+		return conf_bool(cp, name, value, &cc->enabled);
+	if (strcmp(name, "retain_tokens") == 0)
+		return conf_long(
+			cp, name, value, 0, 100000000, &cc->retain_tokens);
+	if (strcmp(name, "threshold") == 0) {
+		errno = 0;
+		v = strtod(value, &end);
+		if (errno != 0 || end == value || *end != '\0' || !(v > 0.0) ||
+			v >= 1.0)
+			return conf_error(cp,
+				"%s: expected a fraction of the "
+				"window between 0 and 1, such as 0.8",
+				name);
+		cc->threshold = v;
+		return 1;
+	}
+	if (strcmp(name, "model") == 0) {
+		free(cc->model);
+		cc->model = xstrdup(value);
+		return 1;
+	}
+	return conf_error(cp, "unknown key \"%s\" in [compaction]", name);
 }
 
 static int
@@ -208,6 +259,8 @@ conf_handler(
 		}
 		return conf_error(cp, "unknown key \"%s\" in [defaults]", name);
 	}
+	if (strcmp(section, "compaction") == 0)
+		return conf_handle_compaction(cp, name, value);
 	if (strncmp(section, "provider.", 9) == 0) {
 		const char *pname = section + 9;
 

@@ -45,6 +45,14 @@ struct config_provider {
 	bool is_fake; /* the bundled fakellm (no config) */
 };
 
+/* [compaction]: passed to every worker in its start config. */
+struct config_compaction {
+	bool enabled; /* default true */
+	double threshold; /* fraction of the window, default 0.8 */
+	long retain_tokens; /* kept verbatim, default 8000 */
+	char *model; /* summarising model; NULL = the pod's */
+};
+
 struct config {
 	long max_pods;
 	long max_depth;
@@ -53,6 +61,7 @@ struct config {
 	struct config_provider *providers;
 	size_t nproviders;
 	bool from_file; /* false: built from the environment */
+	struct config_compaction compaction;
 };
 
 /* Defaults only (no providers). */

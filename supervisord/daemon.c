@@ -12,7 +12,9 @@
 #include "proto/conn.h"
 #include "common/log.h"
 #include "supervisord/daemon.h"
+#include "supervisord/journal.h"
 #include "supervisord/notify.h"
+#include "supervisord/spare.h"
 #include "supervisord/stop.h"
 #include "supervisord/workerchan.h"
 
@@ -48,6 +50,84 @@ pod_status_from_name(const char *s)
 	return POD_NONE;
 }
 
+/* Fingerprint buf: FNV-1a and a multiply-xorshift over 8-byte words. */
+void
+digest_of(struct digest *dg, const char *buf, size_t len)
+{
+	uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x9e3779b97f4a7c15ULL, w;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h1 = (h1 ^ (unsigned char)buf[i]) * 0x100000001b3ULL;
+	for (i = 0; i < len; i += 8) {
+		w = 0;
+		memcpy(&w, buf + i, len - i < 8 ? len - i : 8);
+		h2 = (h2 ^ w) * 0xff51afd7ed558ccdULL;
+		h2 ^= h2 >> 33;
+	}
+	dg->len = len;
+	dg->h1 = h1;
+	dg->h2 = h2 ^ len;
+}
+
+/* Compare buf with a known digest. */
+bool
+digest_same(const struct digest *dg, const char *buf, size_t len)
+{
+	struct digest now;
+
+	if (dg->len == 0 || dg->len != len)
+		return false;
+	digest_of(&now, buf, len);
+	return now.h1 == dg->h1 && now.h2 == dg->h2;
+}
+
+static size_t
+daemon_hash(const char *name)
+{
+	size_t h = 5381;
+
+	while (*name != '\0')
+		h = h * 33 + (unsigned char)*name++;
+	return h;
+}
+
+/* Grow the name index to cap buckets and rehash every pod into it. */
+static void
+daemon_index_resize(struct daemon *d, size_t cap)
+{
+	struct pod **v = xcalloc(cap, sizeof(*v));
+	struct pod *p;
+	size_t h;
+
+	TAILQ_FOREACH(p, &d->pods, entry)
+	{
+		h = daemon_hash(p->name) & (cap - 1);
+		p->hnext = v[h];
+		v[h] = p;
+	}
+	free(d->pod_index);
+	d->pod_index = v;
+	d->pod_index_cap = cap;
+}
+
+static void
+daemon_index_remove(struct daemon *d, struct pod *p)
+{
+	struct pod **pp;
+
+	if (d->pod_index == NULL)
+		return;
+	pp = &d->pod_index[daemon_hash(p->name) & (d->pod_index_cap - 1)];
+	for (; *pp != NULL; pp = &(*pp)->hnext) {
+		if (*pp == p) {
+			*pp = p->hnext;
+			break;
+		}
+	}
+	p->hnext = NULL;
+}
+
 /* Allocate a pod named name and append it to d's list. */
 struct pod *
 pod_new(struct daemon *d, const char *name)
@@ -63,6 +143,17 @@ pod_new(struct daemon *d, const char *name)
 	p->last_exit_code = -1;
 	TAILQ_INIT(&p->waiters);
 	TAILQ_INSERT_TAIL(&d->pods, p, entry);
+	d->npods++;
+	if (d->npods > d->pod_index_cap)
+		/* Rehashes p too. */
+		daemon_index_resize(
+			d, d->pod_index_cap == 0 ? 64 : d->pod_index_cap * 2);
+	else {
+		size_t h = daemon_hash(p->name) & (d->pod_index_cap - 1);
+
+		p->hnext = d->pod_index[h];
+		d->pod_index[h] = p;
+	}
 	return p;
 }
 
@@ -74,7 +165,20 @@ pod_free(struct pod *p)
 
 	if (p == NULL)
 		return;
+	if (p->state_dirty) {
+		size_t i;
+
+		for (i = 0; i < p->d->ndirty; i++)
+			if (p->d->dirty[i] == p)
+				p->d->dirty[i] = p->d->dirty[--p->d->ndirty];
+	}
+	daemon_index_remove(p->d, p);
 	TAILQ_REMOVE(&p->d->pods, p, entry);
+	if (--p->d->npods == 0) {
+		free(p->d->pod_index);
+		p->d->pod_index = NULL;
+		p->d->pod_index_cap = 0;
+	}
 	while ((w = TAILQ_FIRST(&p->waiters)) != NULL) {
 		TAILQ_REMOVE(&p->waiters, w, entry);
 		conn_unref(w->c);
@@ -147,10 +251,10 @@ daemon_pod_find(struct daemon *d, const char *name)
 {
 	struct pod *p;
 
-	if (name == NULL)
+	if (name == NULL || d->pod_index == NULL)
 		return NULL;
-	TAILQ_FOREACH(p, &d->pods, entry)
-	{
+	p = d->pod_index[daemon_hash(name) & (d->pod_index_cap - 1)];
+	for (; p != NULL; p = p->hnext) {
 		if (strcmp(p->name, name) == 0)
 			return p;
 	}
@@ -250,6 +354,8 @@ waiter_reply(
 {
 	struct waiter *w, *next;
 
+	if (p->d->journal_dirty)
+		journal_flush(p->d); /* the reply vouches for it */
 	for (w = TAILQ_FIRST(&p->waiters); w != NULL; w = next) {
 		next = TAILQ_NEXT(w, entry);
 		if (w->kind != kind)
@@ -273,6 +379,8 @@ waiter_error(struct pod *p, int kind, int code, struct json_object *extra,
 {
 	struct waiter *w, *next;
 
+	if (p->d->journal_dirty)
+		journal_flush(p->d);
 	for (w = TAILQ_FIRST(&p->waiters); w != NULL; w = next) {
 		next = TAILQ_NEXT(w, entry);
 		if (w->kind != kind)
@@ -332,6 +440,7 @@ daemon_shutdown(struct daemon *d, bool leave_pods)
 	}
 	d->shutting_down = true;
 	d->leave_pods = leave_pods;
+	spare_stop(d);
 	log_notice(
 		"shutting down (%s pods)", leave_pods ? "leaving" : "stopping");
 	(void)notify_send(d, "STOPPING=1");

@@ -19,6 +19,7 @@ struct conn;
 struct json_object;
 struct config;
 struct registry;
+struct spare;
 
 /*
  * The supervisor's context: everything podvisord holds lives in one
@@ -42,6 +43,21 @@ enum restart_policy {
 	RESTART_NEVER = 0,
 	RESTART_ON_FAILURE,
 };
+
+/*
+ * A fingerprint of a file's content we wrote (length and two unrelated
+ * 64-bit hashes): an unchanged rewrite is skipped without keeping the
+ * bytes.  len 0 means "unknown": always write.
+ */
+struct digest {
+	size_t len;
+	uint64_t h1, h2;
+};
+
+/* The digest of buf (len > 0). */
+void digest_of(struct digest *dg, const char *buf, size_t len);
+/* True if dg is known and equal to buf's digest. */
+bool digest_same(const struct digest *dg, const char *buf, size_t len);
 
 /* A list of names (children, peers), owned strings. */
 struct namelist {
@@ -112,6 +128,9 @@ struct pod {
 	char *corrupt_msg; /* status corrupt: the parse error */
 	int64_t crash_ms[5]; /* recent crash times (ring) */
 	int ncrash;
+	struct digest state_digest; /* of the state file last written */
+	bool state_dirty; /* in d->dirty: written at the iteration's end */
+	struct pod *hnext; /* daemon's name index bucket chain */
 	TAILQ_ENTRY(pod) entry;
 };
 TAILQ_HEAD(pod_list, pod);
@@ -134,6 +153,19 @@ struct daemon {
 	struct config *config;
 	struct registry *registry;
 	struct pod_list pods;
+	struct pod **pod_index; /* hash of pods by name (chained) */
+	size_t pod_index_cap; /* buckets, a power of two */
+	size_t npods;
+	bool journal_dirty; /* supervisor.json must be rewritten */
+	struct event *journal_ev; /* deferred journal write */
+	struct digest journal_digest; /* last written (no written_ms) */
+	struct pod **dirty; /* pods whose state file is due (batched) */
+	size_t ndirty;
+	struct event *dirty_ev; /* deferred podstore_flush() */
+	struct spare *spare; /* the exec'd worker waiting for a spawn */
+	struct event *spare_timer; /* start the next spare */
+	int spare_failures; /* in a row: the backoff */
+	bool spare_proven; /* a spare of this worker binary said ready */
 	struct client_list clients;
 	size_t nclients;
 	int listen_fd;

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <json-c/json.h>
 
 #include "common/atomicfile.h"
@@ -14,6 +17,7 @@
 #include "proto/msg.h"
 #include "supervisord/daemon.h"
 #include "supervisord/journal.h"
+#include "supervisord/summary.h"
 
 #define JOURNAL_MAX_FILE (64u * 1024u * 1024u)
 
@@ -62,23 +66,138 @@ journal_to_json(struct daemon *d)
 	return o;
 }
 
-/* Atomically rewrite supervisor.json. */
-void
-journal_write(struct daemon *d)
+/*
+ * The journal's body (everything after "written_ms") as text: with
+ * 1,000 pods it is rebuilt on every spawn, so it is written directly
+ * (no json-c tree) and compared by digest.
+ */
+static void
+journal_body(struct daemon *d, struct textbuf *tb)
 {
-	struct json_object *o = journal_to_json(d);
-	const char *s = json_object_to_json_string_ext(
-		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	char *text = xstrfmt("%s\n", s);
+	struct pod *p;
+	char num[48];
+	bool first = true;
+	int i;
+
+	textbuf_puts(tb, ",\"registry\":[");
+	TAILQ_FOREACH(p, &d->pods, entry)
+	{
+		if (!p->reserved)
+			continue;
+		textbuf_puts(tb, first ? "{\"pod\":" : ",{\"pod\":");
+		first = false;
+		textbuf_json_str(tb, p->name);
+		snprintf(num, sizeof(num), ",\"pid\":%d", (int)p->pid);
+		textbuf_puts(tb, num);
+		summary_rules(tb, ",\"rules\":", &p->granted);
+		textbuf_add(tb, "}", 1);
+	}
+	textbuf_puts(tb, "],\"restarts\":{");
+	first = true;
+	TAILQ_FOREACH(p, &d->pods, entry)
+	{
+		if (p->status == POD_CORRUPT)
+			continue;
+		if (!first)
+			textbuf_add(tb, ",", 1);
+		first = false;
+		textbuf_json_str(tb, p->name);
+		snprintf(num, sizeof(num), ":{\"count\":%d,\"crashes\":[",
+			p->restart_count);
+		textbuf_puts(tb, num);
+		for (i = 0; i < p->ncrash; i++) {
+			snprintf(num, sizeof(num), "%s%lld", i > 0 ? "," : "",
+				(long long)p->crash_ms[i]);
+			textbuf_puts(tb, num);
+		}
+		textbuf_puts(tb, "]}");
+	}
+	textbuf_puts(tb, "}}\n");
+}
+
+/* Write the journal now if its content changed since the last write. */
+void
+journal_flush(struct daemon *d)
+{
+	struct textbuf body = { 0 }, tb = { 0 };
+	struct digest dg;
+	char head[96];
 	int r;
 
-	r = atomicfile_write(
-		d->paths.supervisor_json, text, strlen(text), 0600);
+	d->journal_dirty = false;
+	journal_body(d, &body);
+	if (digest_same(&d->journal_digest, body.s, body.len)) {
+		free(body.s);
+		return;
+	}
+	digest_of(&dg, body.s, body.len);
+	memset(&d->journal_digest, 0, sizeof(d->journal_digest));
+	snprintf(head, sizeof(head),
+		"{\"version\":1,\"pid\":%d,\"written_ms\":%lld", (int)getpid(),
+		(long long)clock_now_ms());
+	textbuf_puts(&tb, head);
+	textbuf_add(&tb, body.s, body.len);
+	free(body.s);
+	r = atomicfile_write(d->paths.supervisor_json, tb.s, tb.len, 0600);
+	free(tb.s);
 	if (r < 0)
 		log_err("cannot write %s: %s", d->paths.supervisor_json,
 			strerror(-r));
-	free(text);
-	json_object_put(o);
+	else
+		d->journal_digest = dg; /* the content without written_ms */
+}
+
+static void
+journal_deferred_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	if (((struct daemon *)arg)->journal_dirty)
+		journal_flush(arg);
+}
+
+/*
+ * Mark the journal dirty; it is rewritten once, on the next loop
+ * iteration (a zero timer: after the poll that sends what this iteration
+ * queued, e.g. a start request, so that a new worker starts up while the
+ * journal is written), however many state changes came before.
+ *
+ * Why deferring is safe: supervisor.json is a snapshot derived from the
+ * pods (their reservations and crash times), never the authority.  A
+ * restarted daemon rebuilds the registry from the pod state files (each
+ * written durably before the daemon acts on a change) and the
+ * re-attaching workers; it reads back only the crash times, which steer
+ * the "5 crashes in 60 s" give-up and at worst miss the crash of the
+ * iteration in progress.  Replies about a pod's lifecycle (spawned,
+ * restored, stopped and their errors, all sent by waiter_reply() and
+ * waiter_error()) flush a dirty journal first, so a client that saw
+ * "spawned" or "stopped" also sees the journal that matches it.
+ */
+void
+journal_write(struct daemon *d)
+{
+	static const struct timeval now = { 0, 0 };
+
+	d->journal_dirty = true;
+	if (d->base == NULL) {
+		journal_flush(d);
+		return;
+	}
+	if (d->journal_ev == NULL)
+		d->journal_ev = evtimer_new(d->base, journal_deferred_cb, d);
+	if (!evtimer_pending(d->journal_ev, NULL))
+		evtimer_add(d->journal_ev, &now);
+}
+
+/* Flush a pending write and free the journal's runtime state. */
+void
+journal_close(struct daemon *d)
+{
+	if (d->journal_dirty)
+		journal_flush(d);
+	if (d->journal_ev != NULL)
+		event_free(d->journal_ev);
+	d->journal_ev = NULL;
 }
 
 /* Load the restart counters of the journal into the pods. */

@@ -73,7 +73,20 @@ lifecycle_apply(struct pod *p, enum lifecycle_event ev)
 	log_info("pod %s: %s -> %s (%s)", p->name, pod_status_name(p->status),
 		pod_status_name(next), lifecycle_event_name(ev));
 	p->status = next;
-	r = podstore_write(p->d, p);
+	/*
+	 * A start's write decides whether the start happens, and ready is
+	 * answered with "spawned": both are written now.  Every other
+	 * transition is batched to the end of the loop iteration (a
+	 * shutdown of 1,000 pods then costs a few fsync rounds, not
+	 * thousands); what the daemon does next (replies, shutdown
+	 * requests) leaves on the sockets after that write.
+	 */
+	if (ev == LC_START || ev == LC_READY)
+		r = podstore_write(p->d, p);
+	else {
+		podstore_write_later(p->d, p);
+		r = 0;
+	}
 	journal_write(p->d);
 	notify_status(p->d);
 	return r;

@@ -21,6 +21,7 @@
 #include "supervisord/daemon.h"
 #include "supervisord/fakellm.h"
 #include "supervisord/journal.h"
+#include "supervisord/spare.h"
 #include "supervisord/notify.h"
 #include "supervisord/peer.h"
 #include "supervisord/podstore.h"
@@ -157,6 +158,12 @@ main_cleanup(struct daemon *d)
 	/* Loop once more so closing connections run their on_close. */
 	event_base_loop(d->base, EVLOOP_NONBLOCK);
 	fakellm_stop(d);
+	spare_stop(d);
+	podstore_flush(d);
+	if (d->dirty_ev != NULL)
+		event_free(d->dirty_ev);
+	free(d->dirty);
+	journal_close(d);
 	while ((p = TAILQ_FIRST(&d->pods)) != NULL) {
 		/* Pods left running keep their state: the next daemon
 		 * re-adopts them. */

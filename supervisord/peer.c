@@ -6,11 +6,9 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "common/proc.h"
 #include "supervisord/daemon.h"
 #include "supervisord/peer.h"
-
-/* Enough for any real process tree; a loop cannot hang us. */
-#define PEER_MAX_DEPTH 128
 
 /* Become the child subreaper. */
 int
@@ -19,29 +17,6 @@ peer_init(void)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		return -errno;
 	return 0;
-}
-
-/* The parent pid of pid from /proc/PID/stat, or -1. */
-static pid_t
-peer_ppid(pid_t pid)
-{
-	char path[64], buf[512], *rp;
-	ssize_t n;
-	int fd, ppid;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* comm may hold spaces and parentheses: parse after the last ')' */
-	if ((rp = strrchr(buf, ')')) == NULL ||
-		sscanf(rp + 1, " %*c %d", &ppid) != 1)
-		return -1;
-	return (pid_t)ppid;
 }
 
 static struct pod *
@@ -57,23 +32,36 @@ peer_worker(struct daemon *d, pid_t pid)
 	return NULL;
 }
 
-/* Is pid a descendant of podvisord or of a worker? */
+struct peer_walk {
+	struct daemon *d;
+	pid_t self;
+	struct pod *pod;
+};
+
+static bool
+peer_match(pid_t pid, void *arg)
+{
+	struct peer_walk *w = arg;
+
+	if ((w->pod = peer_worker(w->d, pid)) != NULL)
+		return true;
+	return pid == w->self;
+}
+
+/*
+ * Is pid a descendant of podvisord or of a worker (then *ret_pod is that
+ * worker's pod, or NULL)?  A process we cannot trace back to init counts
+ * as inside: only a client proven to live outside podvisord's tree is the
+ * user.  Orphans of a pod's tools are re-parented to podvisord (the child
+ * subreaper), never to init, so they stay inside too.
+ */
 bool
 peer_inside(struct daemon *d, pid_t pid, struct pod **ret_pod)
 {
-	pid_t self = getpid();
-	struct pod *p;
-	int i;
+	struct peer_walk w = { d, getpid(), NULL };
+	bool inside;
 
-	*ret_pod = NULL;
-	for (i = 0; pid > 1 && i < PEER_MAX_DEPTH; i++) {
-		if ((p = peer_worker(d, pid)) != NULL) {
-			*ret_pod = p;
-			return true;
-		}
-		if (pid == self)
-			return true;
-		pid = peer_ppid(pid);
-	}
-	return false;
+	inside = proc_descends_from(pid, peer_match, &w);
+	*ret_pod = inside ? w.pod : NULL;
+	return inside;
 }

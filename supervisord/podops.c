@@ -29,6 +29,7 @@
 #include "supervisord/route.h"
 #include "supervisord/spawn.h"
 #include "supervisord/stop.h"
+#include "supervisord/summary.h"
 #include "supervisord/workerchan.h"
 
 /* A user/peer message is bounded like a control line. */
@@ -66,7 +67,8 @@ podops_lookup(struct daemon *d, struct pod *viewer, struct conn *c,
 	}
 	if (!podops_visible(d, viewer, p)) {
 		conn_send_error(c, m->id, PERR_NOT_VISIBLE, NULL,
-			"pod %s is not visible to pod %s", name, viewer->name);
+			"pod %s is not visible to pod %s", name,
+			viewer != NULL ? viewer->name : "(user)");
 		return NULL;
 	}
 	return p;
@@ -516,29 +518,48 @@ podops_name_cmp(const void *a, const void *b)
 	return strcmp((*pa)->name, (*pb)->name);
 }
 
+static const char podops_list_head[] =
+	"{\"event\":\"pods\",\"data\":{\"pods\":[";
+
 /* list / list_pods. */
 void
 podops_list(struct daemon *d, struct pod *viewer, struct conn *c, struct msg *m)
 {
-	struct json_object *arr = json_object_new_array(), *data;
+	struct textbuf tb = { 0 };
 	struct pod **v = NULL, *p;
-	size_t n = 0, i;
+	const char *s;
+	size_t n = 0, i, len;
 
+	v = xreallocarray(NULL, d->npods + 1, sizeof(*v));
 	TAILQ_FOREACH(p, &d->pods, entry)
 	{
-		if (!podops_visible(d, viewer, p))
-			continue;
-		v = xreallocarray(v, n + 1, sizeof(*v));
-		v[n++] = p;
+		if (podops_visible(d, viewer, p))
+			v[n++] = p;
 	}
 	if (n > 0)
 		qsort(v, n, sizeof(*v), podops_name_cmp);
-	for (i = 0; i < n; i++)
-		json_object_array_add(arr, podops_summary(d, v[i]));
+	/*
+	 * With 1,000 pods the reply is ~400 KB: write it as text in one
+	 * buffer (summary.c) instead of a tree of ~30,000 json-c objects.
+	 */
+	textbuf_puts(&tb, podops_list_head);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			textbuf_add(&tb, ",", 1);
+		summary_text(d, v[i], &tb);
+	}
 	free(v);
-	data = json_object_new_object();
-	json_object_object_add(data, "pods", arr);
-	conn_send_event(c, "pods", data, m->id);
+	textbuf_add(&tb, "]}", 2);
+	if (m->id != NULL) {
+		s = json_object_to_json_string_length(m->id,
+			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+			&len);
+		textbuf_puts(&tb, ",\"id\":");
+		textbuf_add(&tb, s, len);
+	}
+	textbuf_add(&tb, "}", 1);
+	(void)conn_send_text(c, tb.s, tb.len);
+	free(tb.s);
 }
 
 /* inspect. */

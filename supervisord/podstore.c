@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <json-c/json.h>
 
 #include "common/atomicfile.h"
@@ -262,14 +263,168 @@ podstore_write(struct daemon *d, struct pod *p)
 
 	if (p->status == POD_CORRUPT || p->status == POD_NONE)
 		return -EPERM;
-	path = paths_pod_state(&d->paths, p->name);
 	text = podstore_text(p, &len);
+	/*
+	 * The file already holds exactly these bytes (we wrote them and
+	 * only podvisord writes it): nothing to make durable.
+	 */
+	if (digest_same(&p->state_digest, text, len)) {
+		free(text);
+		return 0;
+	}
+	path = paths_pod_state(&d->paths, p->name);
 	r = atomicfile_write(path, text, len, 0600);
+	memset(&p->state_digest, 0, sizeof(p->state_digest));
 	if (r < 0)
 		log_err("cannot write %s: %s", path, strerror(-r));
+	else
+		digest_of(&p->state_digest, text, len);
 	free(text);
 	free(path);
 	return r;
+}
+
+struct podstore_batch {
+	struct pod *p;
+	char *path, *tmp;
+	struct digest dg;
+	int fd;
+};
+
+static void
+podstore_batch_drop(struct podstore_batch *b, const char *what, int err)
+{
+	log_err("cannot write %s (%s): %s", b->path, what, strerror(err));
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
+	(void)unlink(b->tmp);
+	memset(&b->p->state_digest, 0, sizeof(b->p->state_digest));
+	b->p = NULL;
+}
+
+static void
+podstore_batch_open(struct daemon *d, struct podstore_batch *b)
+{
+	size_t len, off = 0;
+	char *text = podstore_text(b->p, &len);
+	ssize_t n;
+
+	b->fd = -1;
+	if (digest_same(&b->p->state_digest, text, len)) {
+		free(text);
+		b->p = NULL;
+		return;
+	}
+	digest_of(&b->dg, text, len);
+	b->path = paths_pod_state(&d->paths, b->p->name);
+	b->tmp = xstrfmt("%s.tmp", b->path);
+	b->fd = open(b->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (b->fd < 0) {
+		podstore_batch_drop(b, "open", errno);
+		free(text);
+		return;
+	}
+	while (off < len) {
+		n = write(b->fd, text + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			podstore_batch_drop(b, "write", n < 0 ? errno : EIO);
+			break;
+		}
+		off += (size_t)n;
+	}
+	free(text);
+}
+
+/*
+ * The batch keeps atomicfile_write()'s guarantees for each file: the
+ * new content is durable before its rename, the renames are durable
+ * once the directory is fsynced, and on any failure the old file stays.
+ * Writing every file before the first fsync lets one journal commit
+ * cover them all.
+ */
+void
+podstore_flush(struct daemon *d)
+{
+	struct podstore_batch *b;
+	size_t i, n = d->ndirty;
+	bool renamed = false;
+	int dfd;
+
+	if (n == 0)
+		return;
+	b = xcalloc(n, sizeof(*b));
+	for (i = 0; i < n; i++) {
+		b[i].p = d->dirty[i];
+		b[i].p->state_dirty = false;
+		if (b[i].p->status == POD_CORRUPT || b[i].p->status == POD_NONE)
+			b[i].p = NULL;
+		else
+			podstore_batch_open(d, &b[i]);
+	}
+	d->ndirty = 0;
+	for (i = 0; i < n; i++) {
+		if (b[i].p != NULL && fsync(b[i].fd) < 0)
+			podstore_batch_drop(&b[i], "fsync", errno);
+	}
+	for (i = 0; i < n; i++) {
+		if (b[i].p == NULL)
+			continue;
+		close(b[i].fd);
+		b[i].fd = -1;
+		if (rename(b[i].tmp, b[i].path) < 0)
+			podstore_batch_drop(&b[i], "rename", errno);
+		else
+			renamed = true;
+	}
+	if (renamed) {
+		dfd = open(d->paths.state_pods,
+			O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || fsync(dfd) < 0) {
+			/* In place but maybe not durable: write again later. */
+			log_err("cannot fsync %s: %s", d->paths.state_pods,
+				strerror(errno));
+			for (i = 0; i < n; i++)
+				b[i].p = NULL;
+		}
+		if (dfd >= 0)
+			close(dfd);
+	}
+	for (i = 0; i < n; i++) {
+		if (b[i].p != NULL)
+			b[i].p->state_digest = b[i].dg;
+		free(b[i].path);
+		free(b[i].tmp);
+	}
+	free(b);
+}
+
+static void
+podstore_dirty_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	podstore_flush(arg);
+}
+
+/* Queue p's state for the end of this iteration. */
+void
+podstore_write_later(struct daemon *d, struct pod *p)
+{
+	if (p->state_dirty)
+		return;
+	if (d->base == NULL) {
+		(void)podstore_write(d, p);
+		return;
+	}
+	p->state_dirty = true;
+	d->dirty = xreallocarray(d->dirty, d->ndirty + 1, sizeof(*d->dirty));
+	d->dirty[d->ndirty++] = p;
+	if (d->dirty_ev == NULL)
+		d->dirty_ev = event_new(d->base, -1, 0, podstore_dirty_cb, d);
+	event_active(d->dirty_ev, EV_TIMEOUT, 0);
 }
 
 static void
@@ -292,6 +447,14 @@ podstore_load_one(struct daemon *d, const char *name)
 	} else if (podstore_from_json(p, o, &err) != 0) {
 		if (err == NULL)
 			err = xstrdup("invalid pod state");
+	} else {
+		size_t tlen;
+		char *text = podstore_text(p, &tlen);
+
+		/* Known on-disk bytes let an unchanged rewrite be skipped. */
+		if (tlen == len && memcmp(text, buf, len) == 0)
+			digest_of(&p->state_digest, text, tlen);
+		free(text);
 	}
 	if (err != NULL) {
 		struct pod *fresh;
@@ -313,6 +476,27 @@ static int
 podstore_name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * A pod names its parent and the parent lists it among its children;
+ * when the files disagree (a crash between the two writes, a hand edit),
+ * add the child to its parent's list in memory so that every lookup by
+ * children (effective write) sees it.
+ */
+static void
+podstore_link_children(struct daemon *d)
+{
+	struct pod *p, *parent;
+
+	TAILQ_FOREACH(p, &d->pods, entry)
+	{
+		if (p->status == POD_CORRUPT || p->parent == NULL ||
+			(parent = daemon_pod_find(d, p->parent)) == NULL ||
+			parent->status == POD_CORRUPT)
+			continue;
+		namelist_add(&parent->children, p->name);
+	}
 }
 
 /* Load all state files of <state>/pods. */
@@ -348,6 +532,7 @@ podstore_load_all(struct daemon *d)
 		free(names[i]);
 	}
 	free(names);
+	podstore_link_children(d);
 	return 0;
 }
 
@@ -370,6 +555,7 @@ podstore_remove(struct daemon *d, struct pod *p)
 	char *rdir = paths_pod_runtime_dir(&d->paths, p->name);
 	int r = 0;
 
+	memset(&p->state_digest, 0, sizeof(p->state_digest));
 	if (unlink(path) < 0 && errno != ENOENT)
 		r = -errno;
 	if (r == 0 &&
@@ -398,15 +584,24 @@ podstore_register_peer(struct daemon *d, struct pod *a, struct pod *b)
 	if (a->status == POD_CORRUPT || b->status == POD_CORRUPT)
 		return -EPERM;
 	old_a = podstore_text(a, &old_len);
+	/*
+	 * Always write both files, even when they were peers already: the
+	 * reply then vouches for durable state (and reports a failing disk).
+	 */
+	memset(&a->state_digest, 0, sizeof(a->state_digest));
+	memset(&b->state_digest, 0, sizeof(b->state_digest));
 	namelist_add(&a->peers, b->name);
 	namelist_add(&b->peers, a->name);
 	if ((r = podstore_write(d, a)) < 0)
 		goto undo;
 	if ((r = podstore_write(d, b)) < 0) {
 		path_a = paths_pod_state(&d->paths, a->name);
+		memset(&a->state_digest, 0, sizeof(a->state_digest));
 		if (atomicfile_write(path_a, old_a, old_len, 0600) < 0)
 			log_err("cannot restore %s after a failed peer write",
 				path_a);
+		else
+			digest_of(&a->state_digest, old_a, old_len);
 		free(path_a);
 		goto undo;
 	}

@@ -23,6 +23,17 @@ int podstore_from_json(
 
 /* Write p's state file; -EPERM for a corrupt pod. */
 int podstore_write(struct daemon *d, struct pod *p);
+/*
+ * Mark p's state file to be written at the end of this loop iteration,
+ * together with every other marked pod: one round of fsyncs (then one
+ * rename each and one fsync of the directory) instead of two fsyncs per
+ * pod.  For transitions whose write error nobody acts on; replies and
+ * requests queued in this iteration leave after the write.
+ */
+void podstore_write_later(struct daemon *d, struct pod *p);
+/* Write every marked pod's state file now. */
+void podstore_flush(struct daemon *d);
+
 /* Load every <state>/pods/NAME.json as a pod (corrupt ones included). */
 int podstore_load_all(struct daemon *d);
 /* Delete p's state file and session logs (forget). */

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <json-c/json.h>
 
+#include "common/proc.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -23,6 +24,7 @@
 #include "supervisord/reap.h"
 #include "supervisord/registry.h"
 #include "supervisord/route.h"
+#include "supervisord/spare.h"
 #include "supervisord/spawn.h"
 #include "supervisord/stop.h"
 #include "supervisord/workerchan.h"
@@ -58,8 +60,10 @@ reap_children(struct daemon *d)
 			fakellm_exited(d);
 			continue;
 		}
-		if ((p = reap_find_child(d, pid)) == NULL)
+		if ((p = reap_find_child(d, pid)) == NULL) {
+			(void)spare_reaped(d, pid);
 			continue;
+		}
 		if (WIFEXITED(st))
 			reap_pod_exited(p, WEXITSTATUS(st), 0);
 		else if (WIFSIGNALED(st))
@@ -187,6 +191,14 @@ reap_gone(struct pod *p, int code, int sig, bool lost)
 	stop_cancel(p);
 	workerchan_detach(p);
 	p->awaiting_reattach = false;
+	/*
+	 * The worker led its own session; what its tools left running there
+	 * (bash children in their own process groups) dies with it, before
+	 * its scope is given to anyone else.  They are our children now (we
+	 * are the subreaper) and are reaped like any other.
+	 */
+	if (!lost && p->pid > 1)
+		(void)proc_kill_session(p->pid, SIGKILL);
 	scope_rules_copy(&released, &p->granted);
 	registry_release(d, p);
 	p->has_last_exit = true;

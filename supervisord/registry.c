@@ -140,6 +140,42 @@ registry_is_write_allow(const struct scope_rule *rule)
 	return rule->perm == SCOPE_WRITE && !rule->deny;
 }
 
+/*
+ * p's effective write; with restoring set, the children of p that
+ * restoring had spawned are not subtracted.
+ */
+static void
+registry_effective_write_for(struct daemon *d, const struct pod *p,
+	const struct pod *restoring, struct scope_rules *ret_rules)
+{
+	const struct scope_rules **kids = NULL;
+	size_t n = 0, i;
+	struct pod *q;
+
+	/*
+	 * Every pod whose parent is p is in p->children (spawn and
+	 * re-parenting add it there; podstore_load_all() repairs files that
+	 * disagree), so this is O(children), not O(pods).
+	 */
+	for (i = 0; i < p->children.n; i++) {
+		q = daemon_pod_find(d, p->children.v[i]);
+		if (q == NULL || !q->reserved || q->parent == NULL ||
+			strcmp(q->parent, p->name) != 0)
+			continue;
+		/* Pods that the one being restored spawned, re-parented
+		 * here when it ended, go back to it: they are no hole in
+		 * what p may give it. */
+		if (restoring != NULL &&
+			registry_is_former_child(d, restoring, q))
+			continue;
+		kids = xreallocarray(kids, n + 1, sizeof(*kids));
+		kids[n++] = &q->granted;
+	}
+	memset(ret_rules, 0, sizeof(*ret_rules));
+	scope_effective_write(&p->scope, kids, n, ret_rules);
+	free(kids);
+}
+
 /* Check delegation and conflicts of rules for a new pod of spawner. */
 int
 registry_check(struct daemon *d, const struct pod *spawner,
@@ -163,7 +199,7 @@ registry_check(struct daemon *d, const struct pod *spawner,
 	if (spawner == NULL)
 		return 0;
 
-	registry_effective_write(d, spawner, &eff);
+	registry_effective_write_for(d, spawner, skip, &eff);
 	eff_scope = scope_new(&eff);
 	own_scope = scope_new(&spawner->scope);
 	for (i = 0; i < rules->n && r == 0; i++) {
@@ -222,19 +258,5 @@ void
 registry_effective_write(
 	struct daemon *d, const struct pod *p, struct scope_rules *ret_rules)
 {
-	const struct scope_rules **kids = NULL;
-	size_t n = 0;
-	struct pod *q;
-
-	TAILQ_FOREACH(q, &d->pods, entry)
-	{
-		if (!q->reserved || q->parent == NULL ||
-			strcmp(q->parent, p->name) != 0)
-			continue;
-		kids = xreallocarray(kids, n + 1, sizeof(*kids));
-		kids[n++] = &q->granted;
-	}
-	memset(ret_rules, 0, sizeof(*ret_rules));
-	scope_effective_write(&p->scope, kids, n, ret_rules);
-	free(kids);
+	registry_effective_write_for(d, p, NULL, ret_rules);
 }

@@ -23,6 +23,7 @@
 #include "proto/conn.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
+#include "supervisord/conf.h"
 #include "supervisord/daemon.h"
 #include "supervisord/lifecycle.h"
 #include "supervisord/model.h"
@@ -30,6 +31,7 @@
 #include "supervisord/reap.h"
 #include "supervisord/registry.h"
 #include "supervisord/route.h"
+#include "supervisord/spare.h"
 #include "supervisord/spawn.h"
 #include "supervisord/stop.h"
 #include "supervisord/workerchan.h"
@@ -104,6 +106,7 @@ spawn_start_config(
 	struct pod *p, struct json_object **ret_obj, char **reterr_msg)
 {
 	struct json_object *o, *model = NULL, *sess, *bash, *comp, *scratch;
+	const struct config_compaction *cc;
 	struct model_choice mc;
 	struct scope_rules eff;
 	int r;
@@ -148,11 +151,15 @@ spawn_start_config(
 	json_object_object_add(bash, "timeout_s", json_object_new_int(120));
 	json_object_object_add(o, "bash", bash);
 	comp = json_object_new_object();
-	json_object_object_add(comp, "enabled", json_object_new_boolean(1));
-	json_object_object_add(comp, "threshold", json_object_new_double(0.8));
+	cc = &p->d->config->compaction;
 	json_object_object_add(
-		comp, "retain_tokens", json_object_new_int(8000));
-	json_object_object_add(comp, "model", NULL);
+		comp, "enabled", json_object_new_boolean(cc->enabled));
+	json_object_object_add(
+		comp, "threshold", json_object_new_double(cc->threshold));
+	json_object_object_add(comp, "retain_tokens",
+		json_object_new_int64(cc->retain_tokens));
+	json_object_object_add(comp, "model",
+		cc->model != NULL ? json_object_new_string(cc->model) : NULL);
 	json_object_object_add(o, "compaction", comp);
 	*ret_obj = o;
 	return 0;
@@ -262,7 +269,8 @@ spawn_exec_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Only async-signal-safe calls between fork and exec. */
-static void __attribute__((noreturn)) spawn_child(
+void
+spawn_child(
 	int chan, int errfd, int status_w, const char *bin, char *const argv[])
 {
 	sigset_t all;
@@ -346,6 +354,19 @@ spawn_worker(struct pod *p)
 			strerror(-r));
 		goto fail;
 	}
+	/*
+	 * A spare worker is exec'd already: it reopens its stderr onto
+	 * stderr.log (created above) and becomes the pod named in start.
+	 */
+	if (spare_take(d, &pid, &r) == 0) {
+		close(errfd);
+		p->pid = pid;
+		p->is_child = true;
+		workerchan_attach(p,
+			conn_new(d->base, r, FRAME_LIMIT_WORKER,
+				workerchan_ops(), NULL));
+		goto started;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
 		pipe2(pfd, O_CLOEXEC) < 0) {
 		why = xstrfmt("socketpair/pipe: %s", strerror(errno));
@@ -377,6 +398,8 @@ spawn_worker(struct pod *p)
 	workerchan_attach(p,
 		conn_new(d->base, sv[0], FRAME_LIMIT_WORKER, workerchan_ops(),
 			NULL));
+	spare_schedule(d, 0);
+started:
 	(void)podstore_write(d, p);
 	log_info("pod %s: worker pid %d started%s", p->name, (int)pid,
 		p->restoring ? " (restore)" : "");

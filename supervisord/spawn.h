@@ -33,6 +33,14 @@ void spawn_fakellm_ready(struct daemon *d, bool ok);
 int spawn_start_config(
 	struct pod *p, struct json_object **ret_obj, char **reterr_msg);
 
+/*
+ * In a forked child: reset signals, setsid(), put chan on fd 3, errfd on
+ * 1 and 2, /dev/null on 0, close the rest at exec and execv bin; on
+ * failure write errno to status_w and _exit(127).  Async-signal-safe.
+ */
+void spawn_child(int chan, int errfd, int status_w, const char *bin,
+	char *const argv[]) __attribute__((noreturn));
+
 /* The last lines of the pod's stderr.log (caller frees; never NULL). */
 char *spawn_stderr_tail(struct daemon *d, const char *name);
 

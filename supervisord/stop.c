@@ -11,6 +11,7 @@
 #include "proto/msg.h"
 #include "supervisord/daemon.h"
 #include "supervisord/lifecycle.h"
+#include "supervisord/podstore.h"
 #include "supervisord/reap.h"
 #include "supervisord/stop.h"
 
@@ -107,6 +108,7 @@ stop_pod(struct pod *p, bool recursive)
 	case POD_STARTING:
 		p->stop_requested = true;
 		(void)lifecycle_apply(p, LC_STOP);
+		podstore_flush(p->d); /* durable before the signal */
 		stop_signal(p, SIGTERM);
 		stop_arm(p, 2);
 		return 0;

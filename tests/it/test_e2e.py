@@ -545,14 +545,10 @@ def test_stop_middle(env):
 
 
 def test_restore_middle(env):
-    """KNOWN BUG (not registered; PVTEST_KNOWN_BUGS=1 runs it): restoring
-    the stopped middle pod a.b while its re-parented child a.b.c lives
-    fails with not_subset ("b is not within the spawner's effective
-    scope"): the delegation check compares a.b's rule with a's effective
-    write, which lacks a.b.c's grant, though registry_is_former_child is
-    meant to let a.b take a.b.c back (supervisord/registry.c
-    registry_check: the conflict walk skips former children, the subset
-    check does not)."""
+    """Restoring the stopped middle pod a.b while its re-parented child
+    a.b.c lives takes a.b.c back (supervisord/registry.c: the delegation
+    check does not count the restored pod's former children as holes in
+    its parent's scope); a.b writes b/ again, never b/c/."""
     w, b_dir, c_dir = middle_stopped(env)
     cli(env, "restore", "a.b")
     pods = {p["name"]: p for p in cli_json(env, "ls")["pods"]}
@@ -569,7 +565,5 @@ if __name__ == "__main__":
     tests = [test_demo_flow, test_top_level_conflicts, test_delegation_tree,
              test_peers, test_kill_worker, test_kill_worker_restart_policy,
              test_kill_daemon, test_three_attached, test_stop_middle,
-             test_run_while_busy]
-    if os.environ.get("PVTEST_KNOWN_BUGS"):
-        tests += [test_restore_middle]
+             test_run_while_busy, test_restore_middle]
     run_tests(tests)

@@ -142,6 +142,39 @@ test_errors_name_file_line(void **state)
 }
 
 static void
+test_compaction(void **state)
+{
+	struct config *c = NULL;
+	char *err = NULL;
+
+	(void)state;
+	write_conf("[daemon]\n");
+	assert_int_equal(conf_load(conf_path, &c, &err), 0);
+	assert_true(c->compaction.enabled);
+	assert_true(c->compaction.threshold > 0.79 &&
+		c->compaction.threshold < 0.81);
+	assert_int_equal(c->compaction.retain_tokens, 8000);
+	assert_null(c->compaction.model);
+	conf_free(c);
+
+	write_conf("[compaction]\nenabled = no\nthreshold = 0.5\n"
+		   "retain_tokens = 2000\nmodel = small\n");
+	assert_int_equal(conf_load(conf_path, &c, &err), 0);
+	assert_false(c->compaction.enabled);
+	assert_true(c->compaction.threshold > 0.49 &&
+		c->compaction.threshold < 0.51);
+	assert_int_equal(c->compaction.retain_tokens, 2000);
+	assert_string_equal(c->compaction.model, "small");
+	conf_free(c);
+
+	expect_err("[compaction]\nthreshold = 1.5\n", 2, "threshold");
+	expect_err("[compaction]\nthreshold = x\n", 2, "threshold");
+	expect_err("[compaction]\nenabled = maybe\n", 2, "true or false");
+	expect_err("[compaction]\nretain_tokens = -1\n", 2, "retain_tokens");
+	expect_err("[compaction]\nwindow = 3\n", 2, "unknown key");
+}
+
+static void
 test_long_line(void **state)
 {
 	struct config *c = NULL;
@@ -239,6 +272,7 @@ main(void)
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_errors_name_file_line),
 		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_compaction),
 		cmocka_unit_test(test_env_providers),
 	};
 
