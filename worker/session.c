@@ -404,8 +404,7 @@ session_write_pending(struct session *s, bool sync)
 		s->nsynced = s->nwritten;
 		s->synced_size = s->written_size;
 	}
-	if (sync || s->need_sync)
-		s->need_sync = false;
+	s->need_sync = false;
 	s->err = 0;
 	return 0;
 }

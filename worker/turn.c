@@ -22,6 +22,7 @@
 #include "worker/worker.h"
 
 #define TURN_ITEMS_MAX 1024 /* queued client notifications */
+#define TURN_LOG_RETRY_MAX_S 30 /* longest wait between log retries */
 
 /* Append len bytes of s to b (NUL-terminated). */
 void
@@ -120,16 +121,86 @@ turn_emit_int(struct turn *t, const char *event, const char *key, int v)
 	turn_emit(t, event, d);
 }
 
-/* Append entry (taken) to the session log; alert on failure. */
+/* Answer the pod events whose system_item is now fsynced. */
+static void
+turn_log_ack(struct turn *t)
+{
+	struct turn_item *it, *next;
+	size_t durable = session_durable(t->w->session);
+	bool all = durable == session_count(t->w->session);
+
+	for (it = turn_items_first(&t->unacked); it != NULL; it = next) {
+		next = TAILQ_NEXT(it, entry);
+		if (!all && it->idx >= durable)
+			continue;
+		turn_items_remove(&t->unacked, it);
+		turn_item_accept(it);
+		turn_item_free(it);
+	}
+}
+
+/*
+ * Account for the result r of a session log write: the first failure
+ * alerts and arms the retry timer, success after failures alerts that
+ * the log caught up; pod events that became durable are answered.
+ */
+static void
+turn_log_result(struct turn *t, int r)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (r < 0) {
+		if (t->log_err == 0) {
+			worker_alert(t->w, "error", "session",
+				"writing the session log failed: %s; "
+				"retrying (%zu pending)",
+				strerror(-r), session_pending(t->w->session));
+			t->log_backoff_s = 1;
+		}
+		t->log_err = r;
+		if (!evtimer_pending(t->log_ev, NULL)) {
+			tv.tv_sec = t->log_backoff_s;
+			evtimer_add(t->log_ev, &tv);
+		}
+	} else if (t->log_err != 0) {
+		t->log_err = 0;
+		evtimer_del(t->log_ev);
+		worker_alert(t->w, "info", "session",
+			"the session log caught up: all %zu entries are "
+			"written",
+			session_count(t->w->session));
+	}
+	turn_log_ack(t);
+}
+
+static void
+turn_log_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct turn *t = arg;
+
+	t->log_backoff_s *= 2;
+	if (t->log_backoff_s > TURN_LOG_RETRY_MAX_S)
+		t->log_backoff_s = TURN_LOG_RETRY_MAX_S;
+	turn_log_result(t, session_flush(t->w->session));
+}
+
+/* Is every entry in the log file?  Retries the pending ones first. */
+bool
+turn_log_ok(struct turn *t)
+{
+	if (t->log_err != 0)
+		turn_log_result(t, session_flush(t->w->session));
+	return t->log_err == 0;
+}
+
+/*
+ * Append entry (taken) to the session log, after whatever is pending;
+ * alert on the first failure.
+ */
 void
 turn_commit(struct turn *t, struct json_object *entry, bool sync)
 {
-	int r;
-
-	r = session_append(t->w->session, entry, sync);
-	if (r < 0)
-		worker_alert(t->w, "error", "session",
-			"writing the session log failed: %s", strerror(-r));
+	turn_log_result(t, session_append(t->w->session, entry, sync));
 }
 
 /* Run the next step from the event loop, not from this stack. */
@@ -140,7 +211,10 @@ turn_schedule(struct turn *t, enum turn_next next)
 	event_active(t->next_ev, EV_TIMEOUT, 0);
 }
 
-/* Commit the queued notifications as system_items, answer waiters. */
+/*
+ * Commit the queued notifications as system_items.  A pod event waits
+ * in t->unacked until its entry is fsynced; only then is it accepted.
+ */
 void
 turn_deliver_items(struct turn *t)
 {
@@ -150,13 +224,16 @@ turn_deliver_items(struct turn *t)
 	while ((it = turn_items_first(&t->items)) != NULL) {
 		e = session_entry_new("system_item");
 		json_object_object_add(e, "item", json_object_get(it->item));
-		turn_commit(t, e, true);
 		d = json_object_new_object();
 		json_object_object_add(d, "item", json_object_get(it->item));
-		turn_emit(t, "system_item", d);
 		turn_items_remove(&t->items, it);
-		turn_item_accept(it);
-		turn_item_free(it);
+		it->idx = session_count(t->w->session);
+		if (it->eid != NULL)
+			turn_items_add(&t->unacked, it);
+		else
+			turn_item_free(it);
+		turn_commit(t, e, true);
+		turn_emit(t, "system_item", d);
 	}
 }
 
@@ -255,8 +332,9 @@ void
 turn_stop(struct turn *t, const char *result, const char *code,
 	const char *message)
 {
-	struct json_object *e, *d, *err = NULL;
+	struct json_object *e, *d, *err = NULL, *run_end;
 	bool paused = strcmp(result, "paused") == 0;
+	char *log_msg = NULL;
 
 	if (t->status != TURN_RUNNING)
 		return;
@@ -299,18 +377,40 @@ turn_stop(struct turn *t, const char *result, const char *code,
 	json_object_object_add(e, "turn", json_object_new_int(t->turn_no));
 	turn_commit(t, e, false);
 	turn_emit_int(t, "turn_end", "turn", t->turn_no);
-	if (code != NULL) {
-		err = json_object_new_object();
+	run_end = session_entry_new("run_end");
+	for (;;) {
+		if (code != NULL) {
+			err = json_object_new_object();
+			json_object_object_add(
+				err, "code", json_object_new_string(code));
+			json_object_object_add(err, "message",
+				json_object_new_string(
+					message ? message : code));
+		}
 		json_object_object_add(
-			err, "code", json_object_new_string(code));
-		json_object_object_add(err, "message",
-			json_object_new_string(message ? message : code));
+			run_end, "result", json_object_new_string(result));
+		if (err != NULL)
+			json_object_object_add(
+				run_end, "error", json_object_get(err));
+		if (log_msg != NULL)
+			break;
+		turn_commit(t, run_end, true);
+		if (t->log_err == 0)
+			break;
+		/*
+		 * Entries of this run are not in the file: the run is an
+		 * error (they stay in memory and are written once the log
+		 * recovers).  run_end is pending too, so it is amended.
+		 */
+		log_msg = xstrfmt(
+			"session log write failed: %s", strerror(-t->log_err));
+		result = "error";
+		code = "internal";
+		message = log_msg;
+		paused = false;
+		json_object_put(err);
+		err = NULL;
 	}
-	e = session_entry_new("run_end");
-	json_object_object_add(e, "result", json_object_new_string(result));
-	if (err != NULL)
-		json_object_object_add(e, "error", json_object_get(err));
-	turn_commit(t, e, true);
 	d = json_object_new_object();
 	json_object_object_add(d, "result", json_object_new_string(result));
 	if (err != NULL)
@@ -333,6 +433,7 @@ turn_stop(struct turn *t, const char *result, const char *code,
 	}
 	if (!paused && !turn_items_empty(&t->items))
 		turn_schedule(t, TURN_NEXT_ITEMS);
+	free(log_msg);
 }
 
 static int
@@ -480,10 +581,23 @@ turn_pod_event(struct turn *t, struct conn *c, struct msg *m)
 {
 	struct turn_item *it;
 	const char *eid;
+	size_t idx;
 
 	eid = msg_param_str(m, "eid");
 	if (session_has_eid(t->w->session, eid)) {
 		turn_item_accept_now(c, m->id, eid);
+		return;
+	}
+	/* Committed but not durable yet: answer once it is, never twice. */
+	it = turn_items_find(&t->unacked, eid);
+	if (it == NULL && session_find_eid(t->w->session, eid, &idx)) {
+		it = turn_item_new(NULL, "pod_event", eid);
+		it->idx = idx;
+		turn_items_add(&t->unacked, it);
+	}
+	if (it != NULL) {
+		turn_item_wait(it, c, m->id);
+		turn_log_ack(t);
 		return;
 	}
 	it = turn_items_find(&t->items, eid);
@@ -542,6 +656,7 @@ turn_shutdown(struct turn *t)
 	if (t->status == TURN_RUNNING)
 		turn_stop(t, "cancelled", NULL, NULL);
 	t->next = TURN_NEXT_NONE;
+	(void)turn_log_ok(t);
 }
 
 /* A turn loop for w (session and tools must be set up). */
@@ -557,6 +672,7 @@ turn_new(struct worker *w)
 	t->status = TURN_IDLE;
 	t->turn_no = session_last_turn(w->session);
 	turn_items_init(&t->items);
+	turn_items_init(&t->unacked);
 	b = tools_builtin_defs(&nb);
 	p = tool_pod_defs(&np);
 	t->defs = xcalloc(nb + np + 1, sizeof *t->defs);
@@ -565,6 +681,7 @@ turn_new(struct worker *w)
 	memcpy(t->defs + nb, p, np * sizeof *p);
 	t->ndefs = nb + np;
 	t->next_ev = event_new(w->base, -1, 0, turn_next_cb, t);
+	t->log_ev = evtimer_new(w->base, turn_log_retry_cb, t);
 	return t;
 }
 
@@ -577,8 +694,11 @@ turn_free(struct turn *t)
 	llm_call_cancel(t->call);
 	turn_tools_free(t);
 	turn_items_clear(&t->items);
+	turn_items_clear(&t->unacked);
 	if (t->next_ev != NULL)
 		event_free(t->next_ev);
+	if (t->log_ev != NULL)
+		event_free(t->log_ev);
 	turn_buf_reset(&t->text);
 	turn_buf_reset(&t->thinking);
 	free(t->defs);

@@ -67,6 +67,11 @@ struct turn {
 	size_t tools_left; /* without result */
 
 	struct turn_items items;
+	/* Pod events committed but not yet durable: acked once they are. */
+	struct turn_items unacked;
+	int log_err; /* session log failing: the last error, else 0 */
+	int log_backoff_s; /* retry delay while entries are pending */
+	struct event *log_ev; /* retry timer */
 	enum turn_next next;
 	struct event *next_ev;
 	char *last_text; /* last assistant text of this run */
@@ -79,6 +84,7 @@ void turn_set_status(struct turn *t, enum turn_status status);
 void turn_emit(struct turn *t, const char *event, struct json_object *data);
 void turn_emit_int(struct turn *t, const char *event, const char *key, int v);
 void turn_commit(struct turn *t, struct json_object *entry, bool sync);
+bool turn_log_ok(struct turn *t);
 void turn_schedule(struct turn *t, enum turn_next next);
 void turn_deliver_items(struct turn *t);
 void turn_close_dangling(struct turn *t, const char *output);

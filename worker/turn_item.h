@@ -26,6 +26,7 @@ struct turn_item {
 	struct json_object *item; /* the system_item's item (owned) */
 	const char *trigger; /* "notify" or "pod_event" (static) */
 	char *eid; /* NULL for notifications */
+	size_t idx; /* its system_item's index, once committed */
 	struct turn_waiter *waiters;
 	size_t nwaiters;
 };

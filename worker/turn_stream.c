@@ -271,6 +271,11 @@ turn_stream_request(struct turn *t)
 	if (t->status != TURN_RUNNING || t->call != NULL)
 		return;
 	turn_deliver_items(t);
+	/* Never ask the model about a history the log does not hold. */
+	if (!turn_log_ok(t)) {
+		turn_stop(t, "error", "internal", "session log write failed");
+		return;
+	}
 	/* Over the threshold: the request waits for a compaction. */
 	if (compact_before_request(t->w))
 		return;

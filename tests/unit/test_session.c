@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -300,6 +302,164 @@ test_eid_and_turns(void **state)
 	session_free(s);
 }
 
+static off_t
+file_size(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/* Files this process writes may not grow past limit (EFBIG, no signal). */
+static void
+limit_fsize(rlim_t limit)
+{
+	struct rlimit rl;
+
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	rl.rlim_cur = limit;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+static struct json_object *
+eid_entry(const char *eid)
+{
+	struct json_object *e, *item;
+
+	e = session_entry_new("system_item");
+	item = json_object_new_object();
+	json_object_object_add(
+		item, "type", json_object_new_string("pod_event"));
+	json_object_object_add(item, "eid", json_object_new_string(eid));
+	json_object_object_add(e, "item", item);
+	return e;
+}
+
+static void
+assert_same_entries(struct session *a, struct session *b)
+{
+	size_t i, n = session_count(a);
+
+	assert_int_equal(session_count(b), n);
+	for (i = 0; i < n; i++)
+		assert_string_equal(
+			json_object_to_json_string(json_object_array_get_idx(
+				session_entries(a), i)),
+			json_object_to_json_string(json_object_array_get_idx(
+				session_entries(b), i)));
+}
+
+/*
+ * A write that fails half-way (RLIMIT_FSIZE: the kernel writes what fits,
+ * then EFBIG, like a disk that fills up) leaves no fragment in the file;
+ * the entries wait in memory, later appends write them first, in order,
+ * and a restore then sees every entry exactly once.
+ */
+static void
+test_write_failure_heals(void **state)
+{
+	struct fixture *f = *state;
+	struct session *s = NULL, *r = NULL;
+	struct json_object *e;
+	char *err = NULL, *alert = NULL, *seg, *big;
+	size_t idx;
+	off_t synced;
+
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(
+		session_create(f->dir, NULL, NULL, "m", NULL, &s, &err), 0);
+	add_text(s, "user_input", "text", "first");
+	synced = file_size(session_path(s));
+	/* Written, not fsynced: rolled back and rewritten with the rest. */
+	e = session_entry_new("usage");
+	assert_int_equal(session_append(s, e, false), 0);
+	assert_int_equal(session_pending(s), 0);
+	assert_int_equal(session_durable(s), 2);
+
+	limit_fsize((rlim_t)file_size(session_path(s)) + 100);
+	big = xmalloc(5001);
+	memset(big, 'z', 5000);
+	big[5000] = '\0';
+	e = session_entry_new("user_input");
+	json_object_object_add(e, "text", json_object_new_string(big));
+	assert_int_equal(session_append(s, e, true), -EFBIG);
+	assert_int_equal(file_size(session_path(s)), synced);
+	assert_int_equal(session_count(s), 4);
+	assert_int_equal(session_pending(s), 2);
+	assert_int_equal(session_durable(s), 2);
+	assert_int_equal(session_error(s), -EFBIG);
+
+	/* A pod event while failing: in memory, not durable, not acked. */
+	assert_int_equal(session_append(s, eid_entry("e1"), true), -EFBIG);
+	assert_int_equal(file_size(session_path(s)), synced);
+	assert_false(session_has_eid(s, "e1"));
+	assert_true(session_find_eid(s, "e1", &idx));
+	assert_int_equal(idx, 4);
+	assert_true(idx >= session_durable(s));
+	assert_int_equal(session_flush(s), -EFBIG);
+	assert_int_equal(file_size(session_path(s)), synced);
+
+	/* Space again: the next append writes everything, in order. */
+	limit_fsize(RLIM_INFINITY);
+	add_text(s, "assistant", "text", "after");
+	assert_int_equal(session_pending(s), 0);
+	assert_int_equal(session_error(s), 0);
+	assert_int_equal(session_durable(s), 6);
+	assert_true(session_has_eid(s, "e1"));
+	assert_int_equal(session_flush(s), 0);
+
+	seg = xstrdup(session_segment(s));
+	assert_int_equal(
+		session_restore(f->dir, NULL, seg, &r, &alert, &err), 0);
+	assert_null(alert);
+	assert_same_entries(s, r);
+	assert_string_equal(entry_kind(r, 3), "user_input");
+	assert_true(session_has_eid(r, "e1"));
+	session_free(r);
+	session_free(s);
+	free(seg);
+	free(big);
+}
+
+/* session_flush() alone catches up once space is back. */
+static void
+test_flush_retries(void **state)
+{
+	struct fixture *f = *state;
+	struct session *s = NULL, *r = NULL;
+	struct json_object *e;
+	char *err = NULL, *alert = NULL, *seg;
+	off_t synced;
+
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(
+		session_create(f->dir, NULL, NULL, "m", NULL, &s, &err), 0);
+	synced = file_size(session_path(s));
+	limit_fsize((rlim_t)synced + 10);
+	e = session_entry_new("turn_end");
+	json_object_object_add(e, "turn", json_object_new_int(1));
+	assert_int_equal(session_append(s, e, false), -EFBIG);
+	assert_int_equal(session_append(s, eid_entry("e2"), true), -EFBIG);
+	assert_int_equal(file_size(session_path(s)), synced);
+	assert_int_equal(session_pending(s), 2);
+	limit_fsize(RLIM_INFINITY);
+	assert_int_equal(session_flush(s), 0);
+	assert_int_equal(session_pending(s), 0);
+	assert_int_equal(session_durable(s), 3);
+	assert_true(session_has_eid(s, "e2"));
+	assert_int_equal(session_last_turn(s), 1);
+
+	seg = xstrdup(session_segment(s));
+	assert_int_equal(
+		session_restore(f->dir, NULL, seg, &r, &alert, &err), 0);
+	assert_null(alert);
+	assert_same_entries(s, r);
+	session_free(r);
+	session_free(s);
+	free(seg);
+}
+
 int
 main(void)
 {
@@ -313,6 +473,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_dangling, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_eid_and_turns, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_write_failure_heals, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_flush_retries, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
