@@ -173,8 +173,8 @@ conf_handle_compaction(
 		return 1;
 	}
 	if (strcmp(name, "model") == 0) {
-		free(cc->model);
-		cc->model = xstrdup(value);
+		free(cc->model); /* empty: the pod's own model */
+		cc->model = value[0] != '\0' ? xstrdup(value) : NULL;
 		return 1;
 	}
 	return conf_error(cp, "unknown key \"%s\" in [compaction]", name);

@@ -167,6 +167,11 @@ test_compaction(void **state)
 	assert_string_equal(c->compaction.model, "small");
 	conf_free(c);
 
+	write_conf("[compaction]\nmodel =\n");
+	assert_int_equal(conf_load(conf_path, &c, &err), 0);
+	assert_null(c->compaction.model);
+	conf_free(c);
+
 	expect_err("[compaction]\nthreshold = 1.5\n", 2, "threshold");
 	expect_err("[compaction]\nthreshold = x\n", 2, "threshold");
 	expect_err("[compaction]\nenabled = maybe\n", 2, "true or false");
