@@ -300,20 +300,7 @@ compact_failed(struct compact *c, const char *code, const char *message)
 static void
 compact_broadcast_snapshot(struct worker *w)
 {
-	struct json_object *d;
-
-	d = json_object_new_object();
-	json_object_object_add(d, "protocol", json_object_new_int(1));
-	json_object_object_add(d, "greeting", podsock_greeting(w));
-	json_object_object_add(d, "status",
-		json_object_new_string(turn_status_name(
-			w->turn ? turn_status(w->turn) : TURN_IDLE)));
-	json_object_object_add(d, "alerts", json_object_get(w->alerts));
-	json_object_object_add(
-		d, "entries", json_object_get(session_entries(w->session)));
-	json_object_object_add(d, "last_entry_seq",
-		json_object_new_int64((int64_t)session_count(w->session)));
-	worker_broadcast(w, "snapshot", d);
+	worker_broadcast(w, "snapshot", podsock_snapshot_data(w));
 }
 
 /* Write the new segment, switch to it, tell everyone. */

@@ -141,11 +141,34 @@ podsock_make_room(struct podsock_client *cl, size_t len)
 	return true;
 }
 
+/*
+ * The data of a snapshot event (PROTOCOL.md §2): greeting computed now,
+ * status, alerts and the current segment's entries.  New reference.
+ */
+struct json_object *
+podsock_snapshot_data(struct worker *w)
+{
+	struct json_object *d;
+
+	d = json_object_new_object();
+	json_object_object_add(d, "protocol", json_object_new_int(1));
+	json_object_object_add(d, "greeting", podsock_greeting(w));
+	json_object_object_add(d, "status",
+		json_object_new_string(turn_status_name(
+			w->turn ? turn_status(w->turn) : TURN_IDLE)));
+	json_object_object_add(d, "alerts", json_object_get(w->alerts));
+	json_object_object_add(
+		d, "entries", json_object_get(session_entries(w->session)));
+	json_object_object_add(d, "last_entry_seq",
+		json_object_new_int64((int64_t)session_count(w->session)));
+	return d;
+}
+
 static void
 podsock_send_snapshot(struct podsock_client *cl, struct json_object *id)
 {
 	struct worker *w = cl->ps->w;
-	struct json_object *d, *ev;
+	struct json_object *ev;
 
 	/*
 	 * A snapshot is exempt from the 8 MiB limit, but only for a client
@@ -160,18 +183,7 @@ podsock_send_snapshot(struct podsock_client *cl, struct json_object *id)
 		conn_close_now(cl->conn);
 		return;
 	}
-	d = json_object_new_object();
-	json_object_object_add(d, "protocol", json_object_new_int(1));
-	json_object_object_add(d, "greeting", podsock_greeting(w));
-	json_object_object_add(d, "status",
-		json_object_new_string(turn_status_name(
-			w->turn ? turn_status(w->turn) : TURN_IDLE)));
-	json_object_object_add(d, "alerts", json_object_get(w->alerts));
-	json_object_object_add(
-		d, "entries", json_object_get(session_entries(w->session)));
-	json_object_object_add(d, "last_entry_seq",
-		json_object_new_int64((int64_t)session_count(w->session)));
-	ev = msg_new_event("snapshot", d, id);
+	ev = msg_new_event("snapshot", podsock_snapshot_data(w), id);
 	/* The snapshot itself does not count against the 8 MiB. */
 	conn_set_out_limit(cl->conn, 0);
 	conn_send(cl->conn, ev);

@@ -37,6 +37,8 @@ void podsock_close_all(struct podsock *ps);
 size_t podsock_nclients(const struct podsock *ps);
 
 /* The greeting object of PROTOCOL.md §2 (new reference). */
+/* The data of a snapshot event, computed now; new reference. */
+struct json_object *podsock_snapshot_data(struct worker *w);
 struct json_object *podsock_greeting(struct worker *w);
 
 /* The client method table (tests check it is sorted). */

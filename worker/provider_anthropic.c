@@ -378,13 +378,7 @@ anthropic_error_obj(struct json_object *obj, bool *ret_overflow)
 	msg = provider_json_str(err, "message");
 	if (msg != NULL && strstr(msg, "prompt is too long") != NULL)
 		*ret_overflow = true;
-	if (msg != NULL && type != NULL)
-		return xstrfmt("%s (%s)", msg, type);
-	if (msg != NULL)
-		return xstrdup(msg);
-	if (type != NULL)
-		return xstrdup(type);
-	return xstrdup("unknown error");
+	return provider_error_text(msg, type);
 }
 
 /* Error sentence of a non-2xx body. */

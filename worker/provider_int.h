@@ -115,4 +115,7 @@ char *provider_anthropic_error(
 void provider_openai_headers(const struct provider_config *pc, char *ret[8]);
 void provider_anthropic_headers(const struct provider_config *pc, char *ret[8]);
 
+/* "message (code)" from an error body's parts; caller frees. */
+char *provider_error_text(const char *msg, const char *code);
+
 #endif

@@ -318,13 +318,7 @@ openai_error_obj(struct json_object *obj, bool *ret_overflow)
 	if (code == NULL)
 		code = provider_json_str(err, "type");
 	*ret_overflow = openai_is_overflow(code, msg);
-	if (msg != NULL && code != NULL)
-		return xstrfmt("%s (%s)", msg, code);
-	if (msg != NULL)
-		return xstrdup(msg);
-	if (code != NULL)
-		return xstrdup(code);
-	return xstrdup("unknown error");
+	return provider_error_text(msg, code);
 }
 
 /* Error sentence of a non-2xx body. */

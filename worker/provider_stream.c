@@ -361,3 +361,16 @@ provider_stream_result(struct provider_stream *ps, struct llm_result *res)
 	res->usage = ps->usage;
 	res->overflow = ps->overflow;
 }
+
+/* "message (code)" from an error body's parts, whichever are there. */
+char *
+provider_error_text(const char *msg, const char *code)
+{
+	if (msg != NULL && code != NULL)
+		return xstrfmt("%s (%s)", msg, code);
+	if (msg != NULL)
+		return xstrdup(msg);
+	if (code != NULL)
+		return xstrdup(code);
+	return xstrdup("unknown error");
+}
