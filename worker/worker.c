@@ -219,6 +219,13 @@ worker_spare_title(struct worker *w)
 	k = strlen(w->name);
 	if (start == 0 || end <= start || k > 64)
 		return;
+	/*
+	 * Only rewrite what the kernel shows if it is our own argv: under a
+	 * wrapper such as valgrind, /proc/self/stat describes the wrapper's
+	 * arguments, not ours.
+	 */
+	if ((char *)start != program_invocation_name)
+		return;
 	memcpy(title, "podvisor-worker\0--pod\0", 22);
 	len = 22;
 	memcpy(title + len, w->name, k + 1);

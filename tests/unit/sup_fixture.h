@@ -11,10 +11,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <event2/event.h>
+
 #include "common/paths.h"
 #include "common/xmalloc.h"
 #include "supervisord/conf.h"
 #include "supervisord/daemon.h"
+#include "supervisord/journal.h"
+#include "supervisord/podstore.h"
 #include "supervisord/registry.h"
 
 static inline void
@@ -41,6 +45,21 @@ sup_fixture_init(struct daemon *d, char *root_out, size_t len)
 	mkdir(d->paths.sessions, 0700);
 	d->config = conf_new();
 	d->registry = registry_new();
+}
+
+/* Write what the daemon deferred and free its deferred events (before
+ * the pods and the event base go). */
+static inline void
+sup_fixture_drain(struct daemon *d)
+{
+	podstore_flush(d);
+	if (d->dirty_ev != NULL)
+		event_free(d->dirty_ev);
+	d->dirty_ev = NULL;
+	free(d->dirty);
+	d->dirty = NULL;
+	d->ndirty = 0;
+	journal_close(d);
 }
 
 static inline void

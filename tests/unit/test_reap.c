@@ -71,6 +71,7 @@ test_backoff_and_give_up(void **state)
 	reap_crashed(p);
 	assert_int_equal(p->status, POD_CRASHED);
 	assert_null(p->timer);
+	sup_fixture_drain(&d);
 	while ((p = TAILQ_FIRST(&d.pods)) != NULL)
 		pod_free(p);
 	event_base_free(d.base);
@@ -99,6 +100,7 @@ test_old_crashes_forgotten(void **state)
 	reap_crashed(p);
 	assert_int_equal(p->status, POD_CRASHED);
 	assert_true(timer_ms(p) <= 1050);
+	sup_fixture_drain(&d);
 	pod_free(p);
 	event_base_free(d.base);
 	sup_fixture_free(&d, root);
