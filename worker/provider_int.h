@@ -118,4 +118,7 @@ void provider_anthropic_headers(const struct provider_config *pc, char *ret[8]);
 /* "message (code)" from an error body's parts; caller frees. */
 char *provider_error_text(const char *msg, const char *code);
 
+/* A tool's argument schema as a JSON object; new reference. */
+struct json_object *provider_tool_schema(const struct llm_tool_def *d);
+
 #endif

@@ -212,14 +212,7 @@ openai_tools(const struct llm_request *req)
 	tools = json_object_new_array();
 	for (i = 0; i < req->ntools; i++) {
 		d = &req->tools[i];
-		schema = NULL;
-		if (d->schema_json != NULL)
-			schema = provider_json_parse(
-				d->schema_json, strlen(d->schema_json));
-		if (!json_object_is_type(schema, json_type_object)) {
-			json_object_put(schema);
-			schema = json_tokener_parse("{\"type\":\"object\"}");
-		}
+		schema = provider_tool_schema(d);
 		fn = json_object_new_object();
 		json_object_object_add(
 			fn, "name", json_object_new_string(d->name));

@@ -374,3 +374,19 @@ provider_error_text(const char *msg, const char *code)
 		return xstrdup(code);
 	return xstrdup("unknown error");
 }
+
+/* A tool's argument schema as an object ({"type":"object"} if unusable). */
+struct json_object *
+provider_tool_schema(const struct llm_tool_def *d)
+{
+	struct json_object *schema = NULL;
+
+	if (d->schema_json != NULL)
+		schema = provider_json_parse(
+			d->schema_json, strlen(d->schema_json));
+	if (!json_object_is_type(schema, json_type_object)) {
+		json_object_put(schema);
+		schema = json_tokener_parse("{\"type\":\"object\"}");
+	}
+	return schema;
+}
