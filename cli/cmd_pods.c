@@ -387,11 +387,15 @@ cmd_inspect_field(const char *key, struct json_object *val)
 	}
 }
 
-/* podvisor inspect NAME */
-int
-cmd_inspect(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+/*
+ * The shape of the one-NAME commands: parse the arguments, check the
+ * name, send {name} as method.  -1 with the reply in *ret, else the exit
+ * code to return (--help, a usage error, a failed request).
+ */
+static int
+cmd_pods_name_request(struct cli *cli, const struct cli_cmd *cmd, int argc,
+	char **argv, const char *method, struct msg *ret)
 {
-	struct msg reply;
 	int r;
 
 	if ((r = cmd_pods_simple_args(cli, cmd, argc, argv, 1)) >= 0)
@@ -399,8 +403,19 @@ cmd_inspect(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	if ((r = cmd_pods_check_name(cmd, argv[optind])) >= 0)
 		return r;
 	r = cli_control_request(
-		cli, "inspect", cmd_pods_name_params(argv[optind]), &reply);
-	if (r != 0)
+		cli, method, cmd_pods_name_params(argv[optind]), ret);
+	return r == 0 ? -1 : r;
+}
+
+/* podvisor inspect NAME */
+int
+cmd_inspect(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct msg reply;
+	int r;
+
+	if ((r = cmd_pods_name_request(
+		     cli, cmd, argc, argv, "inspect", &reply)) >= 0)
 		return r;
 	if (!cmd_pods_json_reply(cli, &reply) && reply.params != NULL) {
 		struct json_object_iterator it, end;
@@ -501,13 +516,8 @@ cmd_restore(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	struct msg reply;
 	int r;
 
-	if ((r = cmd_pods_simple_args(cli, cmd, argc, argv, 1)) >= 0)
-		return r;
-	if ((r = cmd_pods_check_name(cmd, argv[optind])) >= 0)
-		return r;
-	r = cli_control_request(
-		cli, "restore", cmd_pods_name_params(argv[optind]), &reply);
-	if (r != 0)
+	if ((r = cmd_pods_name_request(
+		     cli, cmd, argc, argv, "restore", &reply)) >= 0)
 		return r;
 	if (!cmd_pods_json_reply(cli, &reply))
 		printf("%s %s (pid %lld)\n", argv[optind],
@@ -553,13 +563,8 @@ cmd_forget(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	struct msg reply;
 	int r;
 
-	if ((r = cmd_pods_simple_args(cli, cmd, argc, argv, 1)) >= 0)
-		return r;
-	if ((r = cmd_pods_check_name(cmd, argv[optind])) >= 0)
-		return r;
-	r = cli_control_request(
-		cli, "forget", cmd_pods_name_params(argv[optind]), &reply);
-	if (r != 0)
+	if ((r = cmd_pods_name_request(
+		     cli, cmd, argc, argv, "forget", &reply)) >= 0)
 		return r;
 	if (!cmd_pods_json_reply(cli, &reply))
 		printf("forgot %s (state and session logs deleted)\n",

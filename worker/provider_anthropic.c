@@ -378,14 +378,8 @@ anthropic_error_obj(struct json_object *obj, bool *ret_overflow)
 char *
 provider_anthropic_error(const char *body, size_t len, bool *ret_overflow)
 {
-	struct json_object *obj;
-	char *msg;
-
-	*ret_overflow = false;
-	obj = provider_json_parse(body, len);
-	msg = anthropic_error_obj(obj, ret_overflow);
-	json_object_put(obj);
-	return msg;
+	return provider_error_body(
+		body, len, ret_overflow, anthropic_error_obj);
 }
 
 static void

@@ -121,4 +121,8 @@ char *provider_error_text(const char *msg, const char *code);
 /* A tool's argument schema as a JSON object; new reference. */
 struct json_object *provider_tool_schema(const struct llm_tool_def *d);
 
+/* A non-2xx body's error sentence via the scheme's reader; caller frees. */
+char *provider_error_body(const char *body, size_t len, bool *ret_overflow,
+	char *(*from_obj)(struct json_object *obj, bool *ret_overflow));
+
 #endif

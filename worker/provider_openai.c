@@ -318,14 +318,7 @@ openai_error_obj(struct json_object *obj, bool *ret_overflow)
 char *
 provider_openai_error(const char *body, size_t len, bool *ret_overflow)
 {
-	struct json_object *obj;
-	char *msg;
-
-	*ret_overflow = false;
-	obj = provider_json_parse(body, len);
-	msg = openai_error_obj(obj, ret_overflow);
-	json_object_put(obj);
-	return msg;
+	return provider_error_body(body, len, ret_overflow, openai_error_obj);
 }
 
 static void

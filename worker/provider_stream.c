@@ -390,3 +390,21 @@ provider_tool_schema(const struct llm_tool_def *d)
 	}
 	return schema;
 }
+
+/*
+ * The error sentence of a non-2xx body: parsed with the channel rules,
+ * then read by the scheme's from_obj (NULL if it finds no error there).
+ */
+char *
+provider_error_body(const char *body, size_t len, bool *ret_overflow,
+	char *(*from_obj)(struct json_object *obj, bool *ret_overflow))
+{
+	struct json_object *obj;
+	char *msg;
+
+	*ret_overflow = false;
+	obj = provider_json_parse(body, len);
+	msg = from_obj(obj, ret_overflow);
+	json_object_put(obj);
+	return msg;
+}

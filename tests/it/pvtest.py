@@ -462,6 +462,33 @@ def _kill_leftover_workers(runtime):
             pass
 
 
+def data(msg):
+    """The data of an event or reply ({} when it has none)."""
+    return msg.get("data", {})
+
+
+# Driving tests/it/fakeworker.py through its pod socket: it relays what
+# the test asks over its fd 3 channel to podvisord and reports back.
+
+def wreq(pc, method, params=None):
+    """A request from the pod's worker over fd 3; the daemon's reply."""
+    p = {"method": method}
+    if params is not None:
+        p["params"] = params
+    return data(pc.request("fw_request", p, timeout=15))["reply"]
+
+
+def wevent(pc, event, d=None):
+    """An event from the pod's worker to the daemon over fd 3."""
+    pc.request("fw_event", {"event": event, "data": d})
+
+
+def wait_daemon(pc, pred, timeout=None):
+    """Wait for a message from the daemon to the pod's worker."""
+    return pc.wait_event("fw_daemon", timeout,
+                         pred=lambda d: pred(d["msg"]))["data"]["msg"]
+
+
 def text_input(text):
     return {"input": [{"kind": "text", "content": text}]}
 

@@ -11,7 +11,7 @@ import stat
 import time
 
 import pvtest
-from pvtest import check
+from pvtest import check, data
 
 
 def start(env, extra_env=None):
@@ -19,8 +19,6 @@ def start(env, extra_env=None):
     return env.control()
 
 
-def data(msg):
-    return msg.get("data", {})
 
 
 def test_hello_ping_and_bad_requests(env):

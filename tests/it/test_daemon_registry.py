@@ -6,29 +6,15 @@ import os
 import signal
 
 import pvtest
-from pvtest import check
+from pvtest import check, data, wait_daemon, wevent, wreq
 
 
-def data(msg):
-    return msg.get("data", {})
 
 
-def wreq(pc, method, params=None):
-    """A request from the pod's worker over fd 3; the daemon's reply."""
-    p = {"method": method}
-    if params is not None:
-        p["params"] = params
-    return data(pc.request("fw_request", p, timeout=15))["reply"]
 
 
-def wevent(pc, event, d=None):
-    pc.request("fw_event", {"event": event, "data": d})
 
 
-def wait_daemon(pc, pred, timeout=None):
-    """Wait for a message from the daemon to the pod's worker."""
-    return pc.wait_event("fw_daemon", timeout,
-                         pred=lambda d: pred(d["msg"]))["data"]["msg"]
 
 
 def is_pod_event(kind, **fields):

@@ -10,23 +10,13 @@ import socket
 import subprocess
 
 import pvtest
-from pvtest import check, fail
+from pvtest import check, data, fail, wait_daemon, wreq
 
 
-def data(msg):
-    return msg.get("data", {})
 
 
-def wreq(pc, method, params=None):
-    p = {"method": method}
-    if params is not None:
-        p["params"] = params
-    return data(pc.request("fw_request", p, timeout=15))["reply"]
 
 
-def wait_daemon(pc, pred, timeout=None):
-    return pc.wait_event("fw_daemon", timeout,
-                         pred=lambda d: pred(d["msg"]))["data"]["msg"]
 
 
 def drain(notify):

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from pvtest import Client, check, fail, run_tests, text_input
+from pvtest import Client, check, data, fail, run_tests, text_input
 
 # meson passes the LD_PRELOAD fault shim (faultshim.so) as an argument
 FAULTSHIM = next((os.path.abspath(a) for a in sys.argv[1:]
@@ -45,8 +45,6 @@ SCENARIO = [
 ]
 
 
-def data(m):
-    return m.get("data", {})
 
 
 def start(env):

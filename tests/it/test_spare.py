@@ -9,11 +9,9 @@ import signal
 import time
 
 import pvtest
-from pvtest import check, fail
+from pvtest import check, data, fail
 
 
-def data(m):
-    return m.get("data", {})
 
 
 def cmdline(pid):
