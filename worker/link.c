@@ -25,7 +25,6 @@
 #define LINK_BACKOFF_MIN_MS 50
 #define LINK_BACKOFF_MAX_MS 2000
 #define LINK_HELLO_TIMEOUT_MS 5000
-#define LINK_QUEUE_MAX 4096
 #define LINK_HELD_TIMEOUT_MS 30000
 
 enum link_state {
@@ -455,6 +454,23 @@ link_attached(const struct link *l)
 	return l != NULL && l->state == LINK_ATTACHED && l->conn != NULL;
 }
 
+/* Drop the queued event named event (superseded); at most one is queued. */
+static void
+link_queue_drop(struct link *l, const char *event)
+{
+	struct json_object *q, *name;
+	size_t i;
+
+	for (i = json_object_array_length(l->queue); i-- > 0;) {
+		q = json_object_array_get_idx(l->queue, i);
+		if (json_object_object_get_ex(q, "event", &name) &&
+			strcmp(json_object_get_string(name), event) == 0) {
+			json_object_array_del_idx(l->queue, i, 1);
+			return;
+		}
+	}
+}
+
 /* Send an event or queue it for after the re-attach. */
 void
 link_send_event(struct link *l, const char *event, struct json_object *data)
@@ -471,10 +487,13 @@ link_send_event(struct link *l, const char *event, struct json_object *data)
 		json_object_put(ev);
 		return;
 	}
-	if (json_object_array_length(l->queue) >= LINK_QUEUE_MAX) {
-		log_warn("supervisor link queue full; dropping oldest event");
-		json_object_array_del_idx(l->queue, 0, 1);
-	}
+	/*
+	 * A "state" event supersedes the one queued before it; the turn
+	 * events become pod events for the parent and are never dropped
+	 * (one per turn: the queue grows with turns, not with time).
+	 */
+	if (strcmp(event, "state") == 0)
+		link_queue_drop(l, event);
 	json_object_array_add(l->queue, ev);
 }
 

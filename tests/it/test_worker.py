@@ -444,6 +444,8 @@ def test_reattach(env):
     p = w.client()
     p.request("run", text_input("while detached"))
     finish(p)
+    p.request("run", text_input("again detached"))
+    finish(p)
     # A pod tool used while detached is held until the re-attach.
     p.request("run", text_input("@list_pods"))
     p.wait_event("tool_call_done")
@@ -465,8 +467,19 @@ def test_reattach(env):
           d["segment"] == w.segment and d["status"] == "running",
           "reattach %r" % d)
     ch.reply(req, "reattached", {})
-    te = ch.wait_event("turn_ended")["data"]
-    check(te["text"].find("while detached") >= 0, "queued event: %r" % te)
+    # Every turn's end arrives, in order; the superseded state events
+    # queued meanwhile do not (only the newest is kept).
+    seen = []
+    while sum(1 for m in seen if m.get("event") == "turn_ended") < 2:
+        m = ch.read()
+        check(m is not None, "channel closed after %r" % seen)
+        if "event" in m:
+            seen.append(m)
+    tes = [m["data"]["text"] for m in seen if m["event"] == "turn_ended"]
+    check("while detached" in tes[0] and "again detached" in tes[1],
+          "queued turn ends: %r" % tes)
+    check(not any(m["event"] == "state" for m in seen),
+          "superseded state events were sent: %r" % seen)
     req = ch.wait(lambda m: m.get("method") == "list_pods", None, "held")
     ch.reply(req, "pods", {"pods": [{"name": "a", "status": "live"}]})
     res = [m["data"] for m in finish(p) if m.get("event") == "tool_result"]
