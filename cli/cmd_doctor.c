@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "common/mountns.h"
 #include "common/xmalloc.h"
 #include "proto/msg.h"
 
@@ -351,6 +352,24 @@ cmd_doctor_landlock(struct cmd_doctor *dr)
 			strerror(errno));
 }
 
+/* The read-only mounts around bash (common/mountns.h). */
+static void
+cmd_doctor_mountns(struct cmd_doctor *dr)
+{
+	if (mountns_available())
+		cmd_doctor_line(dr, DOCTOR_OK, NULL,
+			"user and mount namespaces: bash tool commands run "
+			"under read-only mounts outside the write scope");
+	else
+		cmd_doctor_line(dr, DOCTOR_WARN,
+			"allow unprivileged user namespaces "
+			"(sysctl kernel.unprivileged_userns_clone=1, or the "
+			"AppArmor userns restriction)",
+			"no user namespaces: bash relies on Landlock alone "
+			"(no new files beside a delegated area, chmod and "
+			"timestamps outside the scope not refused)");
+}
+
 /* A program podvisor needs, found and executable. */
 static void
 cmd_doctor_binary(
@@ -394,6 +413,7 @@ cmd_doctor(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		cmd_doctor_http(&dr, &dr.providers[i]);
 	curl_global_cleanup();
 	cmd_doctor_landlock(&dr);
+	cmd_doctor_mountns(&dr);
 	cmd_doctor_binary(&dr, "worker binary", paths_worker_binary(),
 		"install podvisor-worker or set PODVISOR_WORKER");
 	cmd_doctor_binary(&dr, "daemon binary",

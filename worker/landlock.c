@@ -14,6 +14,7 @@
 #include "common/scope.h"
 #include "common/xmalloc.h"
 #include "worker/landlock.h"
+#include "common/mountns.h"
 
 /* Debian 12's header stops at ABI 2. */
 #ifndef LANDLOCK_ACCESS_FS_REFER
@@ -34,6 +35,7 @@ struct landlock_build {
 	int fd;
 	uint64_t handled;
 	const struct scope *scope;
+	const struct mountns_plan *mounted; /* holes it binds read-only */
 	size_t entries;
 };
 
@@ -144,7 +146,8 @@ landlock_beneath(const char *path, const char *dir)
 
 /*
  * How the deny rules of the scope touch path: 2 if a deny covers path
- * itself, 1 if a deny target lies strictly beneath it, 0 if none.
+ * itself, 1 if a deny target lies strictly beneath it, 0 if none.  A
+ * hole the mount namespace makes read-only needs no carving.
  */
 static int
 landlock_hole_state(const struct landlock_build *b, const char *path)
@@ -156,7 +159,7 @@ landlock_hole_state(const struct landlock_build *b, const char *path)
 	for (i = 0; i < rules->n; i++) {
 		const struct scope_rule *rule = &rules->v[i];
 
-		if (!rule->deny)
+		if (!rule->deny || mountns_covers(b->mounted, rule->target))
 			continue;
 		if (scope_rule_covers_path(rule, path))
 			return 2;
@@ -280,7 +283,8 @@ landlock_allow_rule(struct landlock_build *b, const struct scope_rule *rule)
 /* Build the ruleset fd for a bash child. */
 int
 landlock_ruleset_build(int abi, const struct scope *scope,
-	const char *const *scratch, char **reterr_msg)
+	const char *const *scratch, const struct mountns_plan *mounted,
+	char **reterr_msg)
 {
 	struct landlock_ruleset_attr attr;
 	struct landlock_build b;
@@ -290,6 +294,7 @@ landlock_ruleset_build(int abi, const struct scope *scope,
 	memset(&b, 0, sizeof(b));
 	b.handled = landlock_handled_rights(abi);
 	b.scope = scope;
+	b.mounted = mounted;
 	if (b.handled == 0) {
 		*reterr_msg = xstrdup("Landlock is not available");
 		return -EOPNOTSUPP;

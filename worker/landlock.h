@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+struct mountns_plan;
 struct scope;
 
 /*
@@ -15,9 +16,11 @@ struct scope;
  * Limits (Landlock rules always cover a whole hierarchy and cannot
  * subtract):
  * - a deny-write hole inside an allow (a child's delegated area, a deny
- *   rule) is approximated by granting the allow's existing entries except
- *   the ones leading to the hole, recursively: new entries directly in a
- *   directory that contains a hole cannot be created from bash;
+ *   rule) that the mount namespace does not bind read-only (worker/
+ *   mountns.h: none is available, or the hole does not exist yet) is
+ *   approximated by granting the allow's existing entries except the
+ *   ones leading to the hole, recursively: new entries directly in a
+ *   directory that contains such a hole cannot be created from bash;
  * - a non-recursive write rule on a directory grants writing its existing
  *   direct children files only (no new entries);
  * - a write allow whose target does not exist when the command starts is
@@ -34,11 +37,13 @@ uint64_t landlock_handled_rights(int abi);
 /*
  * Build a ruleset fd (O_CLOEXEC) for a bash child from the scope's write
  * allows and deny rules, the NULL-terminated scratch directories (may be
- * NULL) and /dev/null.  Returns the fd or a negative errno with a
- * sentence in *reterr_msg (caller frees).
+ * NULL) and /dev/null.  The holes mounted binds read-only (NULL: none)
+ * are not carved.  Returns the fd or a negative errno with a sentence in
+ * *reterr_msg (caller frees).
  */
 int landlock_ruleset_build(int abi, const struct scope *scope,
-	const char *const *scratch, char **reterr_msg);
+	const char *const *scratch, const struct mountns_plan *mounted,
+	char **reterr_msg);
 
 /*
  * Confine the calling process (the forked child, right before execve):

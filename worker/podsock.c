@@ -102,7 +102,9 @@ podsock_greeting(struct worker *w)
 		g, "scope_summary", json_object_new_string(summary));
 	free(summary);
 	json_object_object_add(g, "bash_confinement",
-		json_object_new_string(w->tenv.landlock ? "landlock" : "none"));
+		json_object_new_string(tools_bash_confinement(&w->tenv)));
+	json_object_object_add(g, "bash_readonly_mounts",
+		json_object_new_boolean(tools_bash_mountns(&w->tenv)));
 	json_object_object_add(g, "context_window",
 		json_object_new_int64(w->pc.context_window));
 	json_object_object_add(g, "context_tokens",

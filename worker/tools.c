@@ -11,6 +11,7 @@
 
 #include "common/xmalloc.h"
 #include "worker/landlock.h"
+#include "common/mountns.h"
 #include "worker/provider.h"
 #include "worker/tools.h"
 #include "worker/tools_impl.h"
@@ -205,6 +206,7 @@ tool_env_init(struct tool_env *env, struct event_base *base, const char *cwd)
 	env->bash_timeout_default_s = 120;
 	env->landlock_abi = landlock_abi();
 	env->landlock = env->landlock_abi > 0;
+	env->mountns = -1;
 	env->readset = xcalloc(1, sizeof(*env->readset));
 }
 
@@ -231,6 +233,15 @@ const char *
 tools_bash_confinement(const struct tool_env *env)
 {
 	return env->landlock ? "landlock" : "none";
+}
+
+/* Does bash run under read-only mounts (common/mountns.h)?  Probes once. */
+bool
+tools_bash_mountns(struct tool_env *env)
+{
+	if (env->mountns < 0)
+		env->mountns = mountns_available();
+	return env->mountns > 0;
 }
 
 /* abs relative to the pod cwd when it lies beneath it. */

@@ -37,6 +37,7 @@ struct tool_env {
 	int bash_timeout_default_s;
 	bool landlock; /* set by tools_env_init from the kernel */
 	int landlock_abi;
+	int mountns; /* read-only mounts for bash: -1 not probed yet, 0, 1 */
 	struct tool_readset *readset; /* read-before-write hashes */
 	struct tool_bash *bash_dying; /* cancelled bash runs not yet reaped */
 };
@@ -49,6 +50,8 @@ void tool_env_init(
 void tool_env_clear(struct tool_env *env);
 /* The greeting's bash_confinement: "landlock" or "none". */
 const char *tools_bash_confinement(const struct tool_env *env);
+/* Does bash run under read-only mounts (common/mountns.h)?  Probes once. */
+bool tools_bash_mountns(struct tool_env *env);
 
 typedef void (*tool_done_cb)(void *arg, struct tool_result *res);
 

@@ -366,6 +366,7 @@ def test_doctor(env):
         check(line.split()[0] in ("ok", "warn", "fail"), "line %r" % line)
     check(any("provider fake reachable" in l for l in lines), r.stdout)
     check(any("Landlock" in l for l in lines), r.stdout)
+    check(any("namespaces" in l for l in lines), r.stdout)
 
 
 def test_demo(env):

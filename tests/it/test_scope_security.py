@@ -69,8 +69,12 @@ def setup(env):
     c = env.control()
     c.request("spawn", {"name": "a", "cwd": os.path.join(w, "a")})
     pa = env.pod_client("a")
-    check(pa.prelude["data"]["greeting"]["bash_confinement"] == "landlock",
+    g = pa.prelude["data"]["greeting"]
+    check(g["bash_confinement"] == "landlock",
           "bash is not confined by Landlock on this machine")
+    check(g.get("bash_readonly_mounts") is True,
+          "bash does not run under read-only mounts on this machine "
+          "(user namespaces disabled?)")
     # a delegates a/kid to its child a.kid
     run(pa, '@spawn_pod {"name":"a.kid","task":"hello","scope":[{"target":'
         '"%s","permission":"write","recursive":true}],"cwd":"%s"}' %
@@ -158,24 +162,34 @@ BASH_CASES = [
     ("a", "mv kid/kidfile.txt ./taken", "parent takes from delegated"),
     ("a", "truncate -s 0 link_file", "truncate via symlink"),
     ("a", "cp /etc/hostname ../outside/", "cp out"),
+    ("a", "chmod 777 ../outside/secret.txt", "chmod outside"),
+    ("a", "touch -m -d @0 ../outside/secret.txt", "set mtime outside"),
+    ("a", "chmod 700 kid/kidfile.txt", "chmod a delegated file"),
+    ("a", "touch -m -d @0 kid/kidfile.txt", "set mtime of a delegated file"),
+    ("a", "umount -l kid; echo x > kid/kidfile.txt", "unmount the guard"),
     ("a.kid", "echo x > ../parentfile.txt", "child into parent (bash)"),
     ("a.kid", "mv ../mine.txt ./", "child takes parent's file"),
     ("a.kid", "rm ../mine.txt", "child removes parent's file"),
 ]
 
-# KNOWN GAP (run with PVTEST_KNOWN_BUGS=1): Landlock (ABI <= 7) does not
-# handle metadata changes, so bash can chmod / set times on files outside
-# its write scope, and it is path based: a hard link the user made inside
-# the scope to a file outside is writable by bash (the write tool refuses
-# files with more than one link).
+# KNOWN GAP (run with PVTEST_KNOWN_BUGS=1): Landlock and the read-only
+# mounts are both path based: a hard link the user made inside the scope
+# to a file outside is writable by bash (the write tool refuses files with
+# more than one link).
 BASH_GAPS = [
-    ("a", "chmod 777 ../outside/secret.txt", "chmod outside"),
-    ("a", "touch -m -d @0 ../outside/secret.txt", "set mtime outside"),
     ("a", "echo x >> hard", "write through a user's hard link"),
     ("a", "echo x >> ../outside/linked.txt", "write the hard-linked file"),
 ]
 if os.environ.get("PVTEST_KNOWN_BUGS"):
     BASH_CASES += BASH_GAPS
+
+
+def own(pod, rel):
+    """Is the work-tree path rel in pod's effective write area?"""
+    kid = rel == "a/kid" or rel.startswith("a/kid/")
+    if pod == "a.kid":
+        return kid
+    return rel.startswith("a/") and not kid
 
 
 def test_file_tools_and_bash(env):
@@ -193,14 +207,28 @@ def test_file_tools_and_bash(env):
               (what, len(res)))
         check(res[-1]["is_error"], "%s: NOT refused: %r" % (what, res[-1]))
         refused += 1
+    after = tree_sums(w)
+    check(after == before, "files changed by refused file tools: %r" %
+          sorted(k for k in set(before) | set(after)
+                 if before.get(k) != after.get(k)))
     for pod, cmd, what in BASH_CASES:
+        snap = tree_sums(w)
         res = run(pods[pod], "@bash %s && echo ESCAPED" % cmd,
                   pa if pod == "a.kid" else None)
         check(len(res) == 1, "%s: %d tool results" % (what, len(res)))
         check("ESCAPED" not in json.dumps(res[0]),
               "bash %s: NOT refused: %r" % (what, res[0]))
+        # A refused mv across the boundary may leave a copy in the
+        # pod's own area (rename gives EXDEV, mv copies, the unlink
+        # fails): reading is allowed.  Nothing else may change.
+        now = tree_sums(w)
+        changed = [k for k in set(snap) | set(now)
+                   if snap.get(k) != now.get(k) and not own(pod, k)]
+        check(not changed, "bash %s changed %r" % (what, sorted(changed)))
         refused += 1
-    after = tree_sums(w)
+    # every file there was is unchanged, nothing new outside the areas
+    after = {k: v for k, v in tree_sums(w).items()
+             if k in before or not (own("a", k) or own("a.kid", k))}
     changed = sorted(k for k in set(before) | set(after)
                      if before.get(k) != after.get(k))
     check(not changed, "files changed by refused attempts: %r" % changed)
@@ -273,13 +301,11 @@ def test_toctou_symlink_swap(env):
 
 
 def test_parent_bash_after_delegation(env):
-    """KNOWN BUG (not registered; PVTEST_KNOWN_BUGS=1 runs it): after a
-    pod delegates a/kid to a child, its bash can no longer create or
-    remove entries directly in a/ (its own scope root; "Permission
-    denied"), though a/ minus a/kid is still its effective write scope and
-    the write tool can create a/new.txt.  Landlock cannot carve a subtree
-    out of a grant, so the ruleset leaves the ancestors of the delegated
-    area without make/remove rights."""
+    """Fixed bug, kept as a regression test (worker/mountns.c): after a
+    pod delegated a/kid to a child, its bash could no longer create or
+    remove entries directly in a/, its own scope root, because Landlock
+    cannot carve a subtree out of a grant.  The delegated area is now a
+    read-only bind mount in bash's mount namespace instead."""
     c, pa, pk = setup(env)
     res = run(pa, "@write via_tool.txt fine\n@bash echo ok > via_bash.txt "
               "&& rm mine.txt && echo WROTE")
@@ -387,7 +413,6 @@ for line in f:
 if __name__ == "__main__":
     tests = [test_file_tools_and_bash, test_toctou_symlink_swap,
              test_escape_via_control_socket,
-             test_escape_via_control_socket_race, test_escape_via_pod_socket]
-    if os.environ.get("PVTEST_KNOWN_BUGS"):
-        tests += [test_parent_bash_after_delegation]
+             test_escape_via_control_socket_race, test_escape_via_pod_socket,
+             test_parent_bash_after_delegation]
     run_tests(tests)

@@ -11,6 +11,7 @@
 
 #include "tests/unit/tools_fixture.h"
 #include "worker/landlock.h"
+#include "common/mountns.h"
 
 static struct tool_result
 bash(const char *cmd, const char *timeout)
@@ -263,6 +264,8 @@ test_landlock(void **state)
 	}
 	assert_string_equal(tools_bash_confinement(&fx.env), "landlock");
 	assert_true(landlock_handled_rights(landlock_abi()) != 0);
+	/* Landlock alone: test_mountns covers the mounts. */
+	fx.env.mountns = 0;
 
 	/* Outside the write scope: EACCES, nothing written. */
 	cmd = xstrfmt("echo x > %s/file", fx.out);
@@ -339,6 +342,137 @@ test_landlock(void **state)
 	free(s);
 }
 
+/* mode and mtime of a file, to see that nothing changed them */
+static void
+fx_stat(const char *rel, struct stat *st)
+{
+	char *p = fx_path(rel);
+
+	assert_int_equal(stat(p, st), 0);
+	free(p);
+}
+
+/*
+ * Both layers: the read-only mounts protect the hole, so the scope's
+ * top level stays fully writable, and metadata outside is protected too.
+ */
+static void
+test_mountns(void **state)
+{
+	struct scope_rules rules = { 0 };
+	struct stat before, after;
+	struct tool_result res;
+	struct scope *scope;
+	char *cmd, *s;
+
+	if (!mountns_available() || landlock_abi() == 0)
+		skip();
+	assert_true(tools_bash_mountns(&fx.env));
+
+	/* New entries next to the delegated area, and removals. */
+	res = bash("echo x > newtop && mkdir newdir && rm file.txt && "
+		   "mv newtop newdir/ && cat newdir/newtop",
+		NULL);
+	if (res.is_error)
+		fail_msg("%s", res.output);
+	assert_string_equal(res.output, "x\n");
+	tool_result_clear(&res);
+
+	/* The hole: nothing in it changes, by write, removal or rename. */
+	fx_stat("in/child/c.txt", &before);
+	res = bash("echo x > child/c.txt; echo y > child/new; rm child/c.txt;"
+		   " mv child/c.txt taken; chmod 777 child/c.txt;"
+		   " touch -d @0 child/c.txt; ln child/c.txt hl;"
+		   " ls child",
+		NULL);
+	assert_contains(res.output, "Read-only file system");
+	assert_string_equal(strstr(res.output, "c.txt\n"), "c.txt\n");
+	tool_result_clear(&res);
+	s = fx_slurp("in/child/c.txt");
+	assert_string_equal(s, "child data\n");
+	free(s);
+	fx_stat("in/child/c.txt", &after);
+	assert_int_equal(before.st_mode, after.st_mode);
+	assert_int_equal(before.st_mtime, after.st_mtime);
+	assert_int_equal(after.st_nlink, 1);
+
+	/* Outside the scope: no writes, and (beyond Landlock) no chmod,
+	 * chown or times. */
+	fx_stat("out/secret.txt", &before);
+	cmd = xstrfmt("chmod 600 %s/secret.txt; touch -d @0 %s/secret.txt; "
+		      "chown 0:0 %s/secret.txt; echo x > %s/new",
+		fx.out, fx.out, fx.out, fx.out);
+	res = bash(cmd, NULL);
+	free(cmd);
+	assert_true(res.is_error);
+	assert_contains(res.output, "Read-only file system");
+	tool_result_clear(&res);
+	fx_stat("out/secret.txt", &after);
+	assert_int_equal(before.st_mode, after.st_mode);
+	assert_int_equal(before.st_mtime, after.st_mtime);
+	s = fx_slurp("out/new");
+	assert_null(s);
+
+	/* Nothing in bash, root included, can undo the mounts. */
+	res = bash("umount -l child; mount -o remount,rw child; "
+		   "echo x > child/c.txt",
+		NULL);
+	assert_true(res.is_error);
+	tool_result_clear(&res);
+	s = fx_slurp("in/child/c.txt");
+	assert_string_equal(s, "child data\n");
+	free(s);
+
+	/* Reads and /dev/null as before. */
+	cmd = xstrfmt("cat %s/secret.txt > /dev/null && echo read-ok", fx.out);
+	res = bash(cmd, NULL);
+	free(cmd);
+	assert_string_equal(res.output, "read-ok\n");
+	tool_result_clear(&res);
+
+	/*
+	 * A hole that does not exist yet cannot be bound: Landlock carves
+	 * it, so bash cannot create it (nor anything else beside it).
+	 */
+	fx_add_rule(&rules, "write", "in");
+	fx_add_rule(&rules, "deny-write", "in/later");
+	scope = scope_new(&rules);
+	scope_rules_clear(&rules);
+	fx.env.scope = scope;
+	res = bash("mkdir later", NULL);
+	assert_true(res.is_error);
+	tool_result_clear(&res);
+	s = fx_path("in/later");
+	assert_int_equal(access(s, F_OK), -1);
+	free(s);
+	fx.env.scope = fx.scope;
+	scope_free(scope);
+}
+
+/* The plan: outermost writable paths, holes beneath them only. */
+static void
+test_mountns_plan(void **state)
+{
+	const char *scratch[3] = { NULL, NULL, NULL };
+	struct mountns_plan plan;
+	char *child = fx_path("in/child"), *sub = fx_path("in/sub");
+
+	scratch[0] = fx.in; /* a duplicate of the write allow */
+	scratch[1] = sub; /* beneath it */
+	mountns_plan_build(&plan, fx.scope, scratch);
+	assert_int_equal(plan.nrw, 1);
+	assert_string_equal(plan.rw[0], fx.in);
+	assert_int_equal(plan.nro, 1);
+	assert_string_equal(plan.ro[0], child);
+	assert_true(mountns_covers(&plan, child));
+	assert_false(mountns_covers(&plan, fx.in));
+	assert_false(mountns_covers(&plan, sub));
+	mountns_plan_clear(&plan);
+	assert_false(mountns_covers(NULL, child));
+	free(child);
+	free(sub);
+}
+
 /* Without a hole the whole allow is granted, top level included. */
 static void
 test_landlock_no_hole(void **state)
@@ -395,6 +529,8 @@ main(void)
 		T(test_landlock),
 		T(test_landlock_no_hole),
 		T(test_landlock_scratch),
+		T(test_mountns),
+		T(test_mountns_plan),
 	};
 #undef T
 
