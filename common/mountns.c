@@ -21,18 +21,6 @@
 #define SYS_mount_setattr 442
 #endif
 
-/* Is path equal to or beneath dir (both normalised)? */
-static bool
-mountns_beneath(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	if (strcmp(dir, "/") == 0)
-		return true;
-	return strncmp(path, dir, n) == 0 &&
-		(path[n] == '\0' || path[n] == '/');
-}
-
 static void
 mountns_add(char ***v, size_t *n, const char *path)
 {
@@ -48,7 +36,7 @@ mountns_outermost(char **v, size_t *n)
 
 	for (i = 0; i < *n; i++) {
 		for (j = 0; j < *n; j++) {
-			if (j == i || !mountns_beneath(v[i], v[j]))
+			if (j == i || !scope_path_under(v[j], v[i]))
 				continue;
 			/* beneath another, or a duplicate after the first */
 			if (strcmp(v[i], v[j]) != 0 || j < i)
@@ -103,7 +91,7 @@ mountns_plan_build(struct mountns_plan *plan, const struct scope *scope,
 		if (!rule->deny || !mountns_exists(rule->target))
 			continue;
 		for (j = 0; j < plan->nrw; j++)
-			if (mountns_beneath(rule->target, plan->rw[j]))
+			if (scope_path_under(plan->rw[j], rule->target))
 				break;
 		if (j < plan->nrw)
 			mountns_add(&plan->ro, &plan->nro, rule->target);
@@ -131,7 +119,7 @@ mountns_covers(const struct mountns_plan *plan, const char *path)
 	size_t i;
 
 	for (i = 0; plan != NULL && i < plan->nro; i++)
-		if (mountns_beneath(path, plan->ro[i]))
+		if (scope_path_under(plan->ro[i], path))
 			return true;
 	return false;
 }

@@ -185,7 +185,7 @@ scope_normalize(const char *path, const char *cwd, char **ret_path)
 }
 
 /* True if path is base or lies beneath it (both normalised). */
-static bool
+bool
 scope_path_under(const char *base, const char *path)
 {
 	size_t n = strlen(base);

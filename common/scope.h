@@ -60,6 +60,8 @@ struct scope_rules {
  */
 int scope_normalize(const char *path, const char *cwd, char **ret_path);
 
+/* True if path is base or lies beneath it (both normalised). */
+bool scope_path_under(const char *base, const char *path);
 /* True if rule's coverage contains the normalised path. */
 bool scope_rule_covers_path(const struct scope_rule *rule, const char *path);
 /* True if the coverages of the two rules share at least one path. */

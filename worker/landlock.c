@@ -132,18 +132,6 @@ landlock_allow_path(struct landlock_build *b, const char *path, bool follow)
 	return r;
 }
 
-/* Is path equal to or beneath dir (both normalised)? */
-static bool
-landlock_beneath(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	if (strcmp(dir, "/") == 0)
-		return true;
-	return strncmp(path, dir, n) == 0 &&
-		(path[n] == '\0' || path[n] == '/');
-}
-
 /*
  * How the deny rules of the scope touch path: 2 if a deny covers path
  * itself, 1 if a deny target lies strictly beneath it, 0 if none.  A
@@ -163,7 +151,7 @@ landlock_hole_state(const struct landlock_build *b, const char *path)
 			continue;
 		if (scope_rule_covers_path(rule, path))
 			return 2;
-		if (landlock_beneath(rule->target, path) &&
+		if (scope_path_under(path, rule->target) &&
 			strcmp(rule->target, path) != 0)
 			state = 1;
 	}

@@ -22,6 +22,24 @@ bash(const char *cmd, const char *timeout)
 	return fx_run("bash", fx_args("command", cmd, NULL));
 }
 
+/* cmd fails, and the file rel still holds content (NULL: does not exist). */
+static void
+bash_refused(const char *cmd, const char *rel, const char *content)
+{
+	struct tool_result res = bash(cmd, NULL);
+	char *s;
+
+	if (!res.is_error)
+		fail_msg("not refused: %s: %s", cmd, res.output);
+	tool_result_clear(&res);
+	s = fx_slurp(rel);
+	if (content == NULL)
+		assert_null(s);
+	else
+		assert_string_equal(s, content);
+	free(s);
+}
+
 static void
 test_exit_and_output(void **state)
 {
@@ -324,12 +342,7 @@ test_landlock(void **state)
 	assert_int_equal(symlink(symlink_out, cmd), 0);
 	free(symlink_out);
 	free(cmd);
-	res = bash("echo x >> link_out", NULL);
-	assert_true(res.is_error);
-	tool_result_clear(&res);
-	s = fx_slurp("out/secret.txt");
-	assert_string_equal(s, "SECRET\n");
-	free(s);
+	bash_refused("echo x >> link_out", "out/secret.txt", "SECRET\n");
 
 	/* Moving a file out of scope is refused too. */
 	cmd = xstrfmt("mv file.txt %s/stolen", fx.out);
@@ -414,14 +427,9 @@ test_mountns(void **state)
 	assert_null(s);
 
 	/* Nothing in bash, root included, can undo the mounts. */
-	res = bash("umount -l child; mount -o remount,rw child; "
-		   "echo x > child/c.txt",
-		NULL);
-	assert_true(res.is_error);
-	tool_result_clear(&res);
-	s = fx_slurp("in/child/c.txt");
-	assert_string_equal(s, "child data\n");
-	free(s);
+	bash_refused("umount -l child; mount -o remount,rw child; "
+		     "echo x > child/c.txt",
+		"in/child/c.txt", "child data\n");
 
 	/* Reads and /dev/null as before. */
 	cmd = xstrfmt("cat %s/secret.txt > /dev/null && echo read-ok", fx.out);
