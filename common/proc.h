@@ -34,4 +34,12 @@ bool proc_descends_from(pid_t pid, proc_match_fn match, void *arg);
  */
 int proc_kill_session(pid_t sid, int sig);
 
+/*
+ * The children of the calling process (of all its threads), from
+ * /proc/self/task/TID/children, or a scan of /proc where the kernel has
+ * no such file.  Returns how many were stored in *ret (caller frees;
+ * NULL when none).
+ */
+size_t proc_children(pid_t **ret);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "common/sock.h"
 #include "common/xmalloc.h"
 #include "worker/link.h"
+#include "worker/tools.h"
 #include "worker/worker.h"
 
 #define WORKER_CHANNEL_FD 3
@@ -63,6 +65,14 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	log_notice("signal %d: shutting down", (int)sig);
 	worker_shutdown(w);
+}
+
+static void
+main_sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	tool_bash_reap_orphans(&w->tenv);
 }
 
 /* Parse the arguments, check fd 3, run the pod's event loop. */
@@ -142,6 +152,16 @@ main(int argc, char **argv)
 	w.sigint_ev = evsignal_new(w.base, SIGINT, main_signal_cb, &w);
 	evsignal_add(w.sigterm_ev, NULL);
 	evsignal_add(w.sigint_ev, NULL);
+	/*
+	 * Orphans of bash runs (setsid daemons, double forks) become ours,
+	 * not podvisord's or init's: they are reaped here and killed when
+	 * the pod ends (tool_bash_kill_orphans), like the rest of its tools.
+	 */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		log_warn(
+			"cannot become a child subreaper: %s", strerror(errno));
+	w.sigchld_ev = evsignal_new(w.base, SIGCHLD, main_sigchld_cb, &w);
+	evsignal_add(w.sigchld_ev, NULL);
 	w.link = link_new(&w, WORKER_CHANNEL_FD);
 	log_info("podvisor-worker %s for pod %s waiting for start",
 		PODVISOR_VERSION, spare ? "(spare)" : w.name);

@@ -12,6 +12,7 @@
 #include "common/xmalloc.h"
 #include "worker/landlock.h"
 #include "common/mountns.h"
+#include "common/proc.h"
 #include "worker/tools_impl.h"
 
 #define TOOL_BASH_MAX_TIMEOUT_S 600
@@ -47,6 +48,7 @@ struct tool_bash {
 	bool timed_out;
 	bool grace_kill;
 	struct tool_bash *next; /* env->bash_dying */
+	struct tool_bash *all_next; /* env->bash_all: every one not freed */
 };
 
 static void tool_bash_maybe_finish(struct tool_bash *b);
@@ -76,6 +78,13 @@ tool_bash_close_out(struct tool_bash *b)
 static void
 tool_bash_free(struct tool_bash *b)
 {
+	struct tool_bash **pp;
+
+	for (pp = &b->env->bash_all; *pp != NULL; pp = &(*pp)->all_next)
+		if (*pp == b) {
+			*pp = b->all_next;
+			break;
+		}
 	tool_bash_close_out(b);
 	if (b->ev_pid != NULL)
 		event_free(b->ev_pid);
@@ -421,6 +430,8 @@ tool_bash_start(struct tool_env *env, struct json_object *args,
 	b->pid = pid;
 	b->outfd = pfd[0];
 	b->timeout_s = timeout_s;
+	b->all_next = env->bash_all;
+	env->bash_all = b;
 	/* Without pidfds (old kernel, valgrind) the exit is polled for. */
 	b->pidfd = pidfd_open(pid, 0);
 	fcntl(b->outfd, F_SETFL, O_NONBLOCK);
@@ -487,4 +498,63 @@ tool_bash_reap_all(struct tool_env *env)
 		tool_bash_reap(b, true);
 		tool_bash_free(b);
 	}
+}
+
+/* Is pid the leader of one of env's bash runs? */
+static bool
+tool_bash_tracked(struct tool_env *env, pid_t pid)
+{
+	struct tool_bash *b;
+
+	for (b = env->bash_all; b != NULL; b = b->all_next)
+		if (b->pid == pid)
+			return true;
+	return false;
+}
+
+/*
+ * The worker is a child subreaper: what a bash run left running when its
+ * parent died (a daemon that called setsid, a double fork) becomes the
+ * worker's child.  Reap those that have ended; with kill, kill them all
+ * first (the worker is ending, and they must not outlive its scope),
+ * again and again as their own orphans arrive.  A run's leader is left to
+ * its run.
+ */
+static size_t
+tool_bash_orphans(struct tool_env *env, bool kill_them)
+{
+	size_t i, n, found = 0;
+	pid_t *pids;
+	int status;
+
+	n = proc_children(&pids);
+	for (i = 0; i < n; i++) {
+		if (tool_bash_tracked(env, pids[i]))
+			continue;
+		found++;
+		if (kill_them)
+			kill(pids[i], SIGKILL);
+		while (waitpid(pids[i], &status, kill_them ? 0 : WNOHANG) < 0 &&
+			errno == EINTR)
+			;
+	}
+	free(pids);
+	return found;
+}
+
+/* On SIGCHLD: reap the adopted orphans that have ended. */
+void
+tool_bash_reap_orphans(struct tool_env *env)
+{
+	(void)tool_bash_orphans(env, false);
+}
+
+/* Kill and reap every adopted orphan, and the orphans that leaves. */
+void
+tool_bash_kill_orphans(struct tool_env *env)
+{
+	int rounds = 0;
+
+	while (rounds++ < 64 && tool_bash_orphans(env, true) > 0)
+		;
 }

@@ -40,6 +40,7 @@ struct tool_env {
 	int mountns; /* read-only mounts for bash: -1 not probed yet, 0, 1 */
 	struct tool_readset *readset; /* read-before-write hashes */
 	struct tool_bash *bash_dying; /* cancelled bash runs not yet reaped */
+	struct tool_bash *bash_all; /* every bash run not yet freed */
 };
 
 /* Set up env for a pod: no scope (all access refused) until the worker
@@ -48,6 +49,15 @@ void tool_env_init(
 	struct tool_env *env, struct event_base *base, const char *cwd);
 /* Free the read set and reap cancelled bash runs (kills them if needed). */
 void tool_env_clear(struct tool_env *env);
+/*
+ * The worker is a child subreaper: what a bash run leaves running when
+ * its parent dies becomes the worker's child.  Reap those that ended (on
+ * SIGCHLD); kill and reap them all (the worker is ending: they must not
+ * outlive its scope).  Every other child but a bash run's leader counts
+ * as such an orphan.
+ */
+void tool_bash_reap_orphans(struct tool_env *env);
+void tool_bash_kill_orphans(struct tool_env *env);
 /* The greeting's bash_confinement: "landlock" or "none". */
 const char *tools_bash_confinement(const struct tool_env *env);
 /* Does bash run under read-only mounts (common/mountns.h)?  Probes once. */

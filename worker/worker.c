@@ -514,8 +514,10 @@ worker_clear(struct worker *w)
 	link_free(w->link);
 	http_free(w->http);
 	session_free(w->session);
-	if (w->started || w->tenv.base != NULL)
+	if (w->started || w->tenv.base != NULL) {
 		tool_env_clear(&w->tenv);
+		tool_bash_kill_orphans(&w->tenv);
+	}
 	scope_free(w->scope);
 	scope_free(w->old_scope);
 	scope_rules_clear(&w->own_rules);
@@ -532,6 +534,8 @@ worker_clear(struct worker *w)
 		event_free(w->sigterm_ev);
 	if (w->sigint_ev != NULL)
 		event_free(w->sigint_ev);
+	if (w->sigchld_ev != NULL)
+		event_free(w->sigchld_ev);
 	free(w->name);
 	free(w->cwd);
 	free(w->parent);

@@ -67,6 +67,7 @@ struct worker {
 
 	struct event *sigterm_ev;
 	struct event *sigint_ev;
+	struct event *sigchld_ev; /* reaps adopted orphans of bash runs */
 	struct event *exit_ev;
 };
 

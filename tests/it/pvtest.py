@@ -246,6 +246,18 @@ class Notify:
                     fields[k] = v
             self.messages.append(fields)
 
+    def drain(self):
+        """Forget the notifications sent so far."""
+        self.messages = []
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.sock.recv(65536)
+        except BlockingIOError:
+            pass
+        finally:
+            self.sock.setblocking(True)
+
     def close(self):
         self.sock.close()
 

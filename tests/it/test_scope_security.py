@@ -13,6 +13,7 @@ scratch dirs (/tmp by default), which would hide escapes.
 import hashlib
 import json
 import os
+import signal
 import tempfile
 import threading
 
@@ -314,6 +315,60 @@ def test_parent_bash_after_delegation(env):
           "delegation: %r" % res[1])
 
 
+def ppid_of(pid):
+    """The parent of pid, None once it is gone (a zombie counts as gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return None if fields[0] in ("Z", "X") else int(fields[1])
+
+
+def test_orphans_die_with_their_pod(env):
+    """What a pod's bash leaves running in a session of its own (setsid,
+    a double fork) escapes the run's process group and the worker's
+    session: it must still not outlive the pod, whose scope it was
+    confined to.  The worker adopts such orphans (child subreaper) and
+    kills them when it ends; after a kill -9 of the worker, podvisord
+    (their subreaper then) kills them before the scope is released."""
+    env.start_fakellm()
+    env.use_fakellm()
+    env.start_daemon()
+    c = env.control()
+    a = os.path.join(env.work, "a")
+    os.makedirs(a)
+    for how in ("stop",):  # "kill -9": with podvisord killing strays
+        wpid = c.request("spawn", {"name": "a", "cwd": a})["data"]["pid"]
+        pa = env.pod_client("a")
+        run(pa, "@bash rm -f s1.pid s2.pid; "
+            "setsid sh -c 'echo $$ > s1.pid; exec sleep 300' "
+            "</dev/null >/dev/null 2>&1 & "
+            "(sh -c 'echo $$ > s2.pid; exec sleep 300' </dev/null "
+            ">/dev/null 2>&1 &); "
+            "while [ ! -s s1.pid ] || [ ! -s s2.pid ]; do :; done; echo up")
+        pids = []
+        for n in ("s1.pid", "s2.pid"):
+            with open(os.path.join(a, n)) as f:
+                pids.append(int(f.read()))
+        check(all(ppid_of(p) == wpid for p in pids),
+              "orphans %r not adopted by the worker %d: parents %r" %
+              (pids, wpid, [ppid_of(p) for p in pids]))
+        env.notify.drain()
+        if how == "stop":
+            c.request("stop", {"name": "a"})
+        else:
+            os.kill(wpid, signal.SIGKILL)
+            env.notify.wait("STATUS=0 live pods")
+        alive = [p for p in pids if ppid_of(p) is not None]
+        check(not alive, "%s: tool processes outlived the pod: %r" %
+              (how, alive))
+        c.request("forget", {"name": "a"})
+        print("  %s: %d orphans (own session, double fork) gone with the "
+              "pod" % (how, len(pids)))
+
+
 ESCAPE = """import json, os, socket, sys
 p = os.path.join(os.environ.get("PODVISOR_RUNTIME_DIR", %(run)r),
                  "control.sock")
@@ -414,5 +469,6 @@ if __name__ == "__main__":
     tests = [test_file_tools_and_bash, test_toctou_symlink_swap,
              test_escape_via_control_socket,
              test_escape_via_control_socket_race, test_escape_via_pod_socket,
-             test_parent_bash_after_delegation]
+             test_parent_bash_after_delegation,
+             test_orphans_die_with_their_pod]
     run_tests(tests)
