@@ -197,6 +197,7 @@ pod_free(struct pod *p)
 	if (p->exec_fd >= 0)
 		close(p->exec_fd);
 	workerchan_detach(p);
+	journal_pod_free(p);
 	free(p->name);
 	free(p->cwd);
 	free(p->model);

@@ -129,6 +129,7 @@ struct pod {
 	int64_t crash_ms[5]; /* recent crash times (ring) */
 	int ncrash;
 	struct digest state_digest; /* of the state file last written */
+	struct journal_cache *jcache; /* journal.c: p's text in the journal */
 	bool state_dirty; /* in d->dirty: written at the iteration's end */
 	struct pod *hnext; /* daemon's name index bucket chain */
 	TAILQ_ENTRY(pod) entry;
@@ -158,7 +159,8 @@ struct daemon {
 	size_t npods;
 	bool journal_dirty; /* supervisor.json must be rewritten */
 	struct event *journal_ev; /* deferred journal write */
-	struct digest journal_digest; /* last written (no written_ms) */
+	bool journal_written; /* supervisor.json holds every jcache */
+	size_t journal_npods; /* pods in the journal last written */
 	struct pod **dirty; /* pods whose state file is due (batched) */
 	size_t ndirty;
 	struct event *dirty_ev; /* deferred podstore_flush() */

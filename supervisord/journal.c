@@ -67,52 +67,165 @@ journal_to_json(struct daemon *d)
 }
 
 /*
- * The journal's body (everything after "written_ms") as text: with
- * 1,000 pods it is rebuilt on every spawn, so it is written directly
- * (no json-c tree) and compared by digest.
+ * One pod's part of the journal: its registry entry (if reserved) and
+ * its restarts entry (unless corrupt), with the fields they were made
+ * from.  With 1,000 pods the journal is rebuilt on every spawn; only the
+ * pods whose fields changed are formatted again, and an unchanged
+ * journal is recognised without formatting (or hashing) anything.
  */
+struct journal_cache {
+	bool reserved, corrupt;
+	pid_t pid;
+	int restart_count, ncrash;
+	int64_t crash_ms[5];
+	struct scope_rules granted;
+	struct textbuf reg; /* {"pod":…} or empty */
+	struct textbuf rst; /* "name":{…} or empty */
+};
+
+/* Free p's cached journal text (pod_free()). */
+void
+journal_pod_free(struct pod *p)
+{
+	struct journal_cache *jc = p->jcache;
+
+	if (jc == NULL)
+		return;
+	scope_rules_clear(&jc->granted);
+	free(jc->reg.s);
+	free(jc->rst.s);
+	free(jc);
+	p->jcache = NULL;
+}
+
+static bool
+journal_rules_equal(const struct scope_rules *a, const struct scope_rules *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return false;
+	for (i = 0; i < a->n; i++) {
+		if (a->v[i].perm != b->v[i].perm ||
+			a->v[i].recursive != b->v[i].recursive ||
+			a->v[i].deny != b->v[i].deny ||
+			strcmp(a->v[i].target, b->v[i].target) != 0)
+			return false;
+	}
+	return true;
+}
+
 static void
+journal_shrink(struct textbuf *tb)
+{
+	if (tb->s == NULL || tb->cap <= tb->len + 1)
+		return;
+	tb->s = xreallocarray(tb->s, tb->len + 1, 1);
+	tb->cap = tb->len + 1;
+}
+
+/* Bring p's cached text up to date; true if it changed. */
+static bool
+journal_cache_update(struct pod *p)
+{
+	struct journal_cache *jc = p->jcache;
+	bool corrupt = p->status == POD_CORRUPT;
+	char num[48];
+	int i, ncrash = p->ncrash < 0 ? 0 : p->ncrash > 5 ? 5 : p->ncrash;
+
+	if (jc != NULL && jc->reserved == p->reserved &&
+		jc->corrupt == corrupt && jc->pid == p->pid &&
+		jc->restart_count == p->restart_count &&
+		jc->ncrash == p->ncrash &&
+		memcmp(jc->crash_ms, p->crash_ms,
+			(size_t)ncrash * sizeof(jc->crash_ms[0])) == 0 &&
+		(!p->reserved ||
+			journal_rules_equal(&jc->granted, &p->granted)))
+		return false;
+	if (jc == NULL)
+		jc = p->jcache = xcalloc(1, sizeof(*jc));
+	jc->reserved = p->reserved;
+	jc->corrupt = corrupt;
+	jc->pid = p->pid;
+	jc->restart_count = p->restart_count;
+	jc->ncrash = p->ncrash;
+	memcpy(jc->crash_ms, p->crash_ms,
+		(size_t)ncrash * sizeof(jc->crash_ms[0]));
+	scope_rules_clear(&jc->granted);
+	jc->reg.len = jc->rst.len = 0;
+	if (p->reserved) {
+		scope_rules_copy(&jc->granted, &p->granted);
+		textbuf_puts(&jc->reg, "{\"pod\":");
+		textbuf_json_str(&jc->reg, p->name);
+		snprintf(num, sizeof(num), ",\"pid\":%d", (int)p->pid);
+		textbuf_puts(&jc->reg, num);
+		summary_rules(&jc->reg, ",\"rules\":", &p->granted);
+		textbuf_add(&jc->reg, "}", 1);
+	}
+	if (!corrupt) {
+		textbuf_json_str(&jc->rst, p->name);
+		snprintf(num, sizeof(num), ":{\"count\":%d,\"crashes\":[",
+			p->restart_count);
+		textbuf_puts(&jc->rst, num);
+		for (i = 0; i < p->ncrash; i++) {
+			snprintf(num, sizeof(num), "%s%lld", i > 0 ? "," : "",
+				(long long)p->crash_ms[i]);
+			textbuf_puts(&jc->rst, num);
+		}
+		textbuf_puts(&jc->rst, "]}");
+	}
+	/* A textbuf starts at 4 KiB: keep 1,000 pods' parts small. */
+	journal_shrink(&jc->reg);
+	journal_shrink(&jc->rst);
+	return true;
+}
+
+/*
+ * The journal's body (everything after "written_ms") as text, or false
+ * if it is the body last written.
+ */
+static bool
 journal_body(struct daemon *d, struct textbuf *tb)
 {
 	struct pod *p;
-	char num[48];
-	bool first = true;
-	int i;
+	bool first = true, changed = !d->journal_written;
+	size_t n = 0;
 
+	TAILQ_FOREACH(p, &d->pods, entry)
+	{
+		if (journal_cache_update(p))
+			changed = true;
+		n++;
+	}
+	/* Pods only ever join at the tail; one that left changes n. */
+	if (n != d->journal_npods)
+		changed = true;
+	if (!changed)
+		return false;
+	d->journal_npods = n;
 	textbuf_puts(tb, ",\"registry\":[");
 	TAILQ_FOREACH(p, &d->pods, entry)
 	{
-		if (!p->reserved)
+		if (p->jcache->reg.len == 0)
 			continue;
-		textbuf_puts(tb, first ? "{\"pod\":" : ",{\"pod\":");
+		if (!first)
+			textbuf_add(tb, ",", 1);
 		first = false;
-		textbuf_json_str(tb, p->name);
-		snprintf(num, sizeof(num), ",\"pid\":%d", (int)p->pid);
-		textbuf_puts(tb, num);
-		summary_rules(tb, ",\"rules\":", &p->granted);
-		textbuf_add(tb, "}", 1);
+		textbuf_add(tb, p->jcache->reg.s, p->jcache->reg.len);
 	}
 	textbuf_puts(tb, "],\"restarts\":{");
 	first = true;
 	TAILQ_FOREACH(p, &d->pods, entry)
 	{
-		if (p->status == POD_CORRUPT)
+		if (p->jcache->rst.len == 0)
 			continue;
 		if (!first)
 			textbuf_add(tb, ",", 1);
 		first = false;
-		textbuf_json_str(tb, p->name);
-		snprintf(num, sizeof(num), ":{\"count\":%d,\"crashes\":[",
-			p->restart_count);
-		textbuf_puts(tb, num);
-		for (i = 0; i < p->ncrash; i++) {
-			snprintf(num, sizeof(num), "%s%lld", i > 0 ? "," : "",
-				(long long)p->crash_ms[i]);
-			textbuf_puts(tb, num);
-		}
-		textbuf_puts(tb, "]}");
+		textbuf_add(tb, p->jcache->rst.s, p->jcache->rst.len);
 	}
 	textbuf_puts(tb, "}}\n");
+	return true;
 }
 
 /* Write the journal now if its content changed since the last write. */
@@ -120,18 +233,13 @@ void
 journal_flush(struct daemon *d)
 {
 	struct textbuf body = { 0 }, tb = { 0 };
-	struct digest dg;
 	char head[96];
 	int r;
 
 	d->journal_dirty = false;
-	journal_body(d, &body);
-	if (digest_same(&d->journal_digest, body.s, body.len)) {
-		free(body.s);
+	if (!journal_body(d, &body))
 		return;
-	}
-	digest_of(&dg, body.s, body.len);
-	memset(&d->journal_digest, 0, sizeof(d->journal_digest));
+	d->journal_written = false;
 	snprintf(head, sizeof(head),
 		"{\"version\":1,\"pid\":%d,\"written_ms\":%lld", (int)getpid(),
 		(long long)clock_now_ms());
@@ -144,7 +252,7 @@ journal_flush(struct daemon *d)
 		log_err("cannot write %s: %s", d->paths.supervisor_json,
 			strerror(-r));
 	else
-		d->journal_digest = dg; /* the content without written_ms */
+		d->journal_written = true; /* the content without written_ms */
 }
 
 static void

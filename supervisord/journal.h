@@ -4,6 +4,7 @@
 
 struct daemon;
 struct json_object;
+struct pod;
 
 /*
  * The supervisor journal <state>/supervisor.json: a snapshot of the
@@ -20,6 +21,8 @@ void journal_write(struct daemon *d);
 void journal_flush(struct daemon *d);
 /* Flush a pending write, free the deferred event and the cached text. */
 void journal_close(struct daemon *d);
+/* Free p's cached journal text (pod_free()). */
+void journal_pod_free(struct pod *p);
 /* Read restart counters back into the loaded pods. Missing file = 0. */
 int journal_load(struct daemon *d);
 

@@ -397,8 +397,10 @@ podops_spawn(
 		: RESTART_NEVER;
 	p->fresh = true;
 	registry_reserve(d, p);
+	spawn_take_spare(p);
 	if ((r = lifecycle_apply(p, LC_START)) < 0) {
 		/* No state file, no pod: roll the spawn back. */
+		spawn_drop_worker(p);
 		registry_release(d, p);
 		(void)podstore_remove(d, p);
 		pod_free(p);
@@ -469,8 +471,10 @@ podops_restore(
 	stop_cancel(p);
 	old = p->status;
 	registry_reserve(d, p);
+	spawn_take_spare(p);
 	if ((r = lifecycle_apply(p, LC_START)) < 0) {
 		/* The file still says old: so does the daemon. */
+		spawn_drop_worker(p);
 		registry_release(d, p);
 		p->status = old;
 		journal_write(d);

@@ -315,7 +315,9 @@ reap_restart_cb(evutil_socket_t fd, short what, void *arg)
 	p->restoring = p->segment != NULL;
 	p->auto_restart = true;
 	p->stop_requested = false;
+	spawn_take_spare(p);
 	if ((r = lifecycle_apply(p, LC_START)) != 0) {
+		spawn_drop_worker(p);
 		registry_release(d, p);
 		if (r != -EINVAL) {
 			log_err("pod %s: not restarted: %s", p->name,

@@ -324,7 +324,40 @@ spawn_prepare_dirs(struct pod *p, int *ret_errfd)
 	return r;
 }
 
-/* Fork+exec the worker of p and send it start. */
+/*
+ * A worker is only told what to be by start, sent after its pod's
+ * starting state (reservation, scope, pid) is durable.  A daemon that
+ * dies between the take and that write leaves no state naming the
+ * worker, and the worker, not started, exits at EOF on its channel.
+ */
+void
+spawn_take_spare(struct pod *p)
+{
+	struct daemon *d = p->d;
+	pid_t pid;
+	int fd;
+
+	if (p->chan != NULL || p->pid > 0 || spare_take(d, &pid, &fd) != 0)
+		return;
+	p->pid = pid;
+	p->is_child = true;
+	workerchan_attach(p,
+		conn_new(d->base, fd, FRAME_LIMIT_WORKER, workerchan_ops(),
+			NULL));
+}
+
+void
+spawn_drop_worker(struct pod *p)
+{
+	workerchan_detach(p);
+	/* Reaped later: no pod has the pid any more, so it is ignored. */
+	if (p->pid > 0 && p->is_child)
+		(void)kill(p->pid, SIGKILL);
+	p->pid = 0;
+	p->is_child = false;
+}
+
+/* Fork+exec the worker of p (or use the one taken) and send it start. */
 void
 spawn_worker(struct pod *p)
 {
@@ -357,7 +390,14 @@ spawn_worker(struct pod *p)
 	/*
 	 * A spare worker is exec'd already: it reopens its stderr onto
 	 * stderr.log (created above) and becomes the pod named in start.
+	 * spawn_take_spare() may have handed it over before the starting
+	 * state was written (with its pid: the write below is then a no-op).
 	 */
+	if (p->chan != NULL && p->pid > 0 && p->is_child) {
+		close(errfd);
+		pid = p->pid;
+		goto started;
+	}
 	if (spare_take(d, &pid, &r) == 0) {
 		close(errfd);
 		p->pid = pid;

@@ -15,6 +15,17 @@ struct json_object;
  * any step goes through spawn_fail().
  */
 
+/*
+ * Before p's start transition is written: give p the spare worker, if
+ * one can be handed out, so that the one starting state write already
+ * names the worker's pid (spawn_worker() then writes nothing more before
+ * its start request).  The worker does nothing until it gets start.
+ */
+void spawn_take_spare(struct pod *p);
+
+/* The start was not written after spawn_take_spare(): kill that worker. */
+void spawn_drop_worker(struct pod *p);
+
 /* Start p's worker (p->restoring selects --restore). */
 void spawn_worker(struct pod *p);
 

@@ -310,22 +310,32 @@ def wait_path(path, timeout=10):
 
 def test_kill_daemon_during_spawn(env):
     c = start(env)
-    points = ["now", "state", "rundir", "sock"]
+    points = ["now", "state", "rundir", "sock", "spawned"]
     for i, point in enumerate(points):
         name = "s%d" % i
         d = os.path.join(env.work, name)
         os.makedirs(d)
         c.send({"method": "spawn", "id": 99, "params": {"name": name,
                                                          "cwd": d}})
+        spawned = None
         if point == "state":
             wait_path(env.pod_state(name))
         elif point == "rundir":
             wait_path(os.path.join(env.runtime, "pods", name))
         elif point == "sock":
             wait_path(env.pod_sock(name))
+        elif point == "spawned":
+            spawned = c.wait(lambda m: m.get("id") == 99, 10, "spawned")
+            check(spawned["event"] == "spawned", "spawn: %r" % spawned)
         env.kill_daemon()
         c = daemon_restart(env)
         pods = check_consistent(env, c, None)
+        if spawned is not None:
+            # an answered spawn is a pod: its worker is re-adopted
+            p = pods.get(name)
+            check(p is not None and p["status"] == "live" and
+                  p["pid"] == data(spawned)["pid"],
+                  "spawned %s not re-adopted after kill -9: %r" % (name, p))
         # no leaked scope: once the pod is not live, another takes it
         if name in pods and pods[name]["status"] == "live":
             c.request("stop", {"name": name})
