@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -118,12 +119,21 @@ sock_fill_addr(const char *path, struct sockaddr_un *sun)
 
 /*
  * Decide whether the socket file at path is stale.  Returns 1 if it is a
- * socket nobody listens on (connect gives ECONNREFUSED), 0 if something
- * holds it (a live listener, or not a socket at all), -errno on failure.
+ * socket nobody listens on (connect gives ECONNREFUSED) or whose
+ * listening process is dead, 0 if something holds it (a live listener,
+ * or not a socket at all), -errno on failure.
+ *
+ * The second case: a listener killed while a child it had just forked
+ * was still on its way to execve holds the listening fd in that child
+ * for a moment (longer on a loaded machine).  Connecting then succeeds,
+ * but SO_PEERCRED names the process that called listen(), and it is
+ * gone: nobody will ever accept, and the path may be taken over.
  */
 static int
 sock_is_stale(const struct sockaddr_un *sun)
 {
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
 	struct stat st;
 	int fd, r;
 
@@ -135,7 +145,8 @@ sock_is_stale(const struct sockaddr_un *sun)
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0)
-		r = 0;
+		r = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+			cred.pid > 0 && kill(cred.pid, 0) < 0 && errno == ESRCH;
 	else if (errno == ECONNREFUSED)
 		r = 1;
 	else if (errno == EAGAIN || errno == EINPROGRESS)

@@ -153,6 +153,57 @@ test_stale_socket_replaced(void **state)
 	free(dir);
 }
 
+/*
+ * The listener died, but a child it forked still holds the listening fd
+ * (on its way to execve): connecting succeeds, yet nobody will accept.
+ * The socket is stale and is taken over.
+ */
+static void
+test_listener_gone_fd_inherited(void **state)
+{
+	char *dir = mktmp(), *path = xstrfmt("%s/s.sock", dir);
+	int hold[2], status, lfd, cfd, afd;
+	pid_t a;
+	char c;
+
+	assert_int_equal(pipe(hold), 0);
+	a = fork();
+	assert_true(a >= 0);
+	if (a == 0) {
+		/* A listens, forks B (which keeps the fd) and exits. */
+		lfd = sock_listen_unix(path, 16);
+		if (lfd < 0)
+			_exit(1);
+		if (fork() == 0) {
+			close(hold[1]);
+			(void)!read(hold[0], &c, 1);
+			_exit(0);
+		}
+		_exit(0);
+	}
+	close(hold[0]);
+	assert_int_equal(waitpid(a, &status, 0), a);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* B still holds it: a connect is queued, though nobody accepts. */
+	cfd = sock_connect_unix(path, false);
+	assert_true(cfd >= 0);
+	close(cfd);
+
+	lfd = sock_listen_unix(path, 16);
+	assert_true(lfd >= 0);
+	cfd = sock_connect_unix(path, false);
+	assert_true(cfd >= 0);
+	afd = accept_one(lfd);
+	assert_true(afd >= 0);
+	close(afd);
+	close(cfd);
+	close(lfd);
+	close(hold[1]); /* B exits (reparented: not ours to reap) */
+	rmtree(dir);
+	free(path);
+	free(dir);
+}
+
 static void
 test_non_socket_not_unlinked(void **state)
 {
@@ -389,6 +440,7 @@ main(void)
 		cmocka_unit_test(test_listen_mode_and_flags),
 		cmocka_unit_test(test_live_socket_never_unlinked),
 		cmocka_unit_test(test_stale_socket_replaced),
+		cmocka_unit_test(test_listener_gone_fd_inherited),
 		cmocka_unit_test(test_non_socket_not_unlinked),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_max_path),
