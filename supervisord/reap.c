@@ -47,10 +47,56 @@ reap_find_child(struct daemon *d, pid_t pid)
 	return NULL;
 }
 
+static int
+reap_cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Kill every child of podvisord that is not a worker, the spare or the
+ * bundled fakellm: what a pod's tools left running in sessions of their
+ * own, handed to us (the child subreaper) because their worker died
+ * without killing them (kill -9; a worker that ends kills them itself).
+ * They must not outlive the scope they were confined to.  Their own
+ * orphans come to us as they die, and reap_children() calls this again.
+ */
+static void
+reap_kill_strays(struct daemon *d)
+{
+	pid_t *kids, *known;
+	size_t i, n, nknown = 0;
+	struct pod *p;
+
+	if ((n = proc_children(&kids)) == 0)
+		return;
+	known = xreallocarray(NULL, d->npods + 1, sizeof(*known));
+	TAILQ_FOREACH(p, &d->pods, entry)
+	{
+		if (p->is_child && p->pid > 0 && nknown < d->npods)
+			known[nknown++] = p->pid;
+	}
+	qsort(known, nknown, sizeof(*known), reap_cmp_pid);
+	for (i = 0; i < n; i++) {
+		if (kids[i] == d->fakellm_pid || spare_is(d, kids[i]) ||
+			bsearch(&kids[i], known, nknown, sizeof(*known),
+				reap_cmp_pid) != NULL)
+			continue;
+		log_info("killing pid %d, left running by a pod's tools",
+			(int)kids[i]);
+		(void)kill(kids[i], SIGKILL);
+	}
+	free(known);
+	free(kids);
+}
+
 /* waitpid(-1, WNOHANG) until nothing is left to reap. */
 void
 reap_children(struct daemon *d)
 {
+	bool strays = false;
 	struct pod *p;
 	pid_t pid;
 	int st;
@@ -61,7 +107,9 @@ reap_children(struct daemon *d)
 			continue;
 		}
 		if ((p = reap_find_child(d, pid)) == NULL) {
-			(void)spare_reaped(d, pid);
+			/* a stray's death may hand us its own orphans */
+			if (!spare_reaped(d, pid))
+				strays = true;
 			continue;
 		}
 		if (WIFEXITED(st))
@@ -69,6 +117,8 @@ reap_children(struct daemon *d)
 		else if (WIFSIGNALED(st))
 			reap_pod_exited(p, -1, WTERMSIG(st));
 	}
+	if (strays)
+		reap_kill_strays(d);
 }
 
 static void
@@ -197,8 +247,11 @@ reap_gone(struct pod *p, int code, int sig, bool lost)
 	 * its scope is given to anyone else.  They are our children now (we
 	 * are the subreaper) and are reaped like any other.
 	 */
-	if (!lost && p->pid > 1)
+	if (!lost && p->pid > 1) {
 		(void)proc_kill_session(p->pid, SIGKILL);
+		if (p->is_child)
+			reap_kill_strays(d);
+	}
 	scope_rules_copy(&released, &p->granted);
 	registry_release(d, p);
 	p->has_last_exit = true;

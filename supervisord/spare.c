@@ -221,6 +221,13 @@ spare_take(struct daemon *d, pid_t *ret_pid, int *ret_fd)
 	return 0;
 }
 
+/* Is pid the spare worker? */
+bool
+spare_is(const struct daemon *d, pid_t pid)
+{
+	return d->spare != NULL && d->spare->pid == pid && pid > 0;
+}
+
 /* Replace the spare if pid was it. */
 bool
 spare_reaped(struct daemon *d, pid_t pid)

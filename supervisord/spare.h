@@ -29,6 +29,8 @@ void spare_schedule(struct daemon *d, int delay_ms);
 int spare_take(struct daemon *d, pid_t *ret_pid, int *ret_fd);
 /* pid was reaped: true if it was the spare (then it is replaced). */
 bool spare_reaped(struct daemon *d, pid_t pid);
+/* Is pid the spare worker? */
+bool spare_is(const struct daemon *d, pid_t pid);
 /* Kill the spare, cancel any pending start, free everything. */
 void spare_stop(struct daemon *d);
 

@@ -339,7 +339,7 @@ def test_orphans_die_with_their_pod(env):
     c = env.control()
     a = os.path.join(env.work, "a")
     os.makedirs(a)
-    for how in ("stop",):  # "kill -9": with podvisord killing strays
+    for how in ("stop", "kill -9"):
         wpid = c.request("spawn", {"name": "a", "cwd": a})["data"]["pid"]
         pa = env.pod_client("a")
         run(pa, "@bash rm -f s1.pid s2.pid; "
