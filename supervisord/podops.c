@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -251,6 +252,7 @@ podops_spawn_params(struct daemon *d, struct pod *viewer, struct conn *c,
 	struct json_object *scope = msg_param(m, "scope");
 	char *raw = NULL, *norm = NULL, *err = NULL;
 	struct scope_rule def = { 0 };
+	struct stat st;
 	int r;
 
 	if (cwd != NULL)
@@ -271,6 +273,17 @@ podops_spawn_params(struct daemon *d, struct pod *viewer, struct conn *c,
 		conn_send_error(c, m->id, PERR_INVALID_REQUEST, NULL,
 			"\"cwd\" cannot be used: %s", strerror(-r));
 		return r;
+	}
+	/* A pod in a directory that is not there fails every tool call. */
+	r = stat(norm, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+	if (r != 0) {
+		conn_send_error(c, m->id, PERR_INVALID_REQUEST, NULL,
+			"\"cwd\" %s %s", norm,
+			r == ENOENT ? "does not exist: create it first"
+				: r == ENOTDIR ? "is not a directory"
+					       : strerror(r));
+		free(norm);
+		return -EINVAL;
 	}
 	if (scope != NULL) {
 		if (json_object_array_length(scope) > SCOPE_MAX_RULES) {

@@ -307,6 +307,13 @@ class Env:
     def pod_sock(self, name):
         return os.path.join(self.runtime, "pods", name, "sock")
 
+    def mkdir(self, path):
+        """path (relative: under work/) created if missing; returns it
+        absolute.  A pod's cwd must exist."""
+        path = os.path.join(self.work, path)
+        os.makedirs(path, exist_ok=True)
+        return path
+
     def pod_state(self, name):
         return os.path.join(self.state, "pods", name + ".json")
 

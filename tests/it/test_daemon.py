@@ -98,6 +98,15 @@ def test_spawn_errors(env):
     c.expect_error("spawn", {"name": "a", "cwd": env.work}, "already_exists")
     c.expect_error("spawn", {"name": "b", "cwd": "rel/dir"},
                    "invalid_request")
+    m = c.expect_error("spawn", {"name": "b", "cwd": env.work + "/nosuch"},
+                       "invalid_request")
+    check("does not exist: create it first" in data(m)["message"],
+          "missing cwd: %r" % m)
+    with open(os.path.join(env.root, "file"), "w"):
+        pass
+    m = c.expect_error("spawn", {"name": "b", "cwd": env.root + "/file"},
+                       "invalid_request")
+    check("is not a directory" in data(m)["message"], "file cwd: %r" % m)
     c.expect_error("spawn", {"name": "b", "cwd": env.work,
                              "scope": [{"target": "/x/../..",
                                         "permission": "write"}]},
@@ -198,8 +207,8 @@ def test_send_unacked_stays_pending(env):
 
 def test_register_peer(env):
     c = start(env)
-    c.request("spawn", {"name": "a", "cwd": os.path.join(env.work, "a")})
-    c.request("spawn", {"name": "b", "cwd": os.path.join(env.work, "b")})
+    c.request("spawn", {"name": "a", "cwd": env.mkdir("a")})
+    c.request("spawn", {"name": "b", "cwd": env.mkdir("b")})
     c.request("stop", {"name": "b"})
     r = data(c.request("register_peer", {"a": "a", "b": "b"}))
     check(r == {"a": "a", "b": "b"}, "peer_registered %r" % r)
@@ -303,8 +312,8 @@ def test_flooding_client_dropped(env):
 
 def test_spawn_failed_crash_rolls_back(env):
     c = start(env, {"FAKEWORKER_CRASH": "bad"})
-    c.request("spawn", {"name": "a", "cwd": os.path.join(env.work, "a")})
-    bad_dir = os.path.join(env.work, "b")
+    c.request("spawn", {"name": "a", "cwd": env.mkdir("a")})
+    bad_dir = env.mkdir("b")
     m = c.expect_error("spawn", {"name": "bad", "cwd": bad_dir},
                        "spawn_failed")
     check("crashing at start as told" in data(m)["message"],
@@ -362,8 +371,8 @@ def test_stop_escalates_to_kill(env):
 
 def test_shutdown_stops_pods(env):
     c = start(env)
-    c.request("spawn", {"name": "a", "cwd": os.path.join(env.work, "a")})
-    c.request("spawn", {"name": "b", "cwd": os.path.join(env.work, "b")})
+    c.request("spawn", {"name": "a", "cwd": env.mkdir("a")})
+    c.request("spawn", {"name": "b", "cwd": env.mkdir("b")})
     c.expect_error("shutdown", {"pods": "maybe"}, "invalid_request")
     r = c.request("shutdown")
     check(r["event"] == "shutting_down", "shutting_down %r" % r)
@@ -415,12 +424,12 @@ def test_pod_processes_are_not_the_user(env):
     c = start(env)
     for n in ("a", "b"):
         os.makedirs(os.path.join(env.work, n))
-        c.request("spawn", {"name": n, "cwd": os.path.join(env.work, n)})
+        c.request("spawn", {"name": n, "cwd": env.mkdir(n)})
     pa = env.pod_client("a")
     script = os.path.join(env.root, "escape.py")
     with open(script, "w") as f:
         f.write(ESCAPE)
-    outside = os.path.join(env.root, "outside")
+    outside = env.mkdir(os.path.join(env.root, "outside"))
     r = data(pa.request("fw_exec", {"argv": [
         "python3", script, env.control_sock, outside]}, timeout=25))
     out = json.loads(r["stdout"])

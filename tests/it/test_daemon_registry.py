@@ -207,7 +207,7 @@ def test_visibility_and_peers(env):
     c, pa = setup(env)
     wreq(pa, "spawn_pod", {"name": "a.c", "scope": [
         w(os.path.join(env.work, "sub"))]})
-    c.request("spawn", {"name": "b", "cwd": os.path.join(env.root, "b")})
+    c.request("spawn", {"name": "b", "cwd": env.mkdir(os.path.join(env.root, "b"))})
     r = wreq(pa, "list_pods")
     check(r["event"] == "pods" and
           [p["name"] for p in r["data"]["pods"]] == ["a", "a.c"],

@@ -223,7 +223,7 @@ def test_sighup_reload(env):
     env.write_config("[defaults]\nmodel = dummy/m1\n" + base)
     env.start_daemon_fakeworker()
     c = env.control()
-    c.request("spawn", {"name": "a", "cwd": os.path.join(env.work, "a")})
+    c.request("spawn", {"name": "a", "cwd": env.mkdir("a")})
     check(summary(c, "a")["model"] == "dummy/m1", "default model")
     env.write_config("[defaults]\nmodel = dummy/m2\n" + base +
                      "# " + "x" * 250 + "\n")
@@ -232,7 +232,7 @@ def test_sighup_reload(env):
     env.notify.wait("READY=1")
     check("config.ini:6: line longer than 200 bytes" in env.daemon_log(),
           "error names file:line")
-    c.request("spawn", {"name": "b", "cwd": os.path.join(env.work, "b")})
+    c.request("spawn", {"name": "b", "cwd": env.mkdir("b")})
     check(summary(c, "b")["model"] == "dummy/m1", "old config kept")
     env.write_config("[defaults]\nmodel = two/big\n" + base +
                      "[provider.two]\nscheme = anthropic\n"
@@ -241,16 +241,16 @@ def test_sighup_reload(env):
     drain(env.notify)
     env.daemon.send_signal(signal.SIGHUP)
     env.notify.wait("READY=1")
-    c.request("spawn", {"name": "c", "cwd": os.path.join(env.work, "c"),
+    c.request("spawn", {"name": "c", "cwd": env.mkdir("c"),
                         "model": "fast"})
     check(summary(c, "c")["model"] == "two/real-fast", "alias resolved")
     pc = env.pod_client("c")
     m = data(pc.request("fw_config"))["config"]["model"]
     check(m["provider"] == "two" and m["scheme"] == "anthropic" and
           m["model"] == "real-fast", "start config model %r" % m)
-    c.request("spawn", {"name": "d", "cwd": os.path.join(env.work, "d")})
+    c.request("spawn", {"name": "d", "cwd": env.mkdir("d")})
     check(summary(c, "d")["model"] == "two/big", "new default")
-    c.request("spawn", {"name": "e", "cwd": os.path.join(env.work, "e"),
+    c.request("spawn", {"name": "e", "cwd": env.mkdir("e"),
                         "model": "dummy/other"})
     check(summary(c, "e")["model"] == "dummy/other", "provider/model")
 
@@ -294,7 +294,7 @@ def test_restart_on_failure(env):
     cfg = data(pa.request("fw_config"))["config"]
     check(cfg["restore"] is True, "a restart restores the session")
     # a pod without the policy stays crashed
-    b = data(c.request("spawn", {"name": "b", "cwd": env.root + "/b"}))
+    b = data(c.request("spawn", {"name": "b", "cwd": env.mkdir(env.root + "/b")}))
     drain(env.notify)
     os.kill(b["pid"], signal.SIGKILL)
     env.notify.wait("STATUS=1 live pods")
@@ -313,8 +313,8 @@ def test_fake_provider_autostart(env):
                       "fakeworker.py")
     env.start_daemon({"PODVISOR_WORKER": fw, "PODVISOR_FAKELLM": fakellm})
     c = env.control()
-    c.request("spawn", {"name": "a", "cwd": os.path.join(env.work, "a")})
-    c.request("spawn", {"name": "b", "cwd": os.path.join(env.work, "b")})
+    c.request("spawn", {"name": "a", "cwd": env.mkdir("a")})
+    c.request("spawn", {"name": "b", "cwd": env.mkdir("b")})
     check(summary(c, "a")["model"].startswith("fake/"), "fake provider")
     urls = set()
     for n in ("a", "b"):

@@ -492,7 +492,7 @@ def full_disk_run(env, disk):
     c = start(env)
     for n in ("a", "b"):
         os.makedirs(os.path.join(env.work, n))
-        c.request("spawn", {"name": n, "cwd": os.path.join(env.work, n)})
+        c.request("spawn", {"name": n, "cwd": env.mkdir(n)})
     p = env.pod_client("a")
     p.request("run", text_input("hello"))
     finish(p)
@@ -522,7 +522,7 @@ def full_disk_run(env, disk):
     for text in ("after one", "after two"):
         p.request("run", text_input(text))
         seen += finish(p)
-    c.request("spawn", {"name": "c", "cwd": os.path.join(env.work, "c")})
+    c.request("spawn", {"name": "c", "cwd": env.mkdir("c")})
     c.request("register_peer", {"a": "a", "b": "b"})
     check_consistent(env, c, None)
     c.request("stop", {"name": "a"})
@@ -574,7 +574,7 @@ def eio_run(env, spawn_ops):
     for n in ("a", "b", "c0", "c1", "c2"):
         os.makedirs(os.path.join(env.work, n))
     for n in ("a", "b"):
-        c.request("spawn", {"name": n, "cwd": os.path.join(env.work, n)})
+        c.request("spawn", {"name": n, "cwd": env.mkdir(n)})
     p = env.pod_client("a")
     faults = 0
     for i, ops in enumerate(("fsync", "rename", "write")):

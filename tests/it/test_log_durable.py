@@ -70,7 +70,7 @@ def test_pod_event_acked_when_durable(env):
     arm = os.path.join(env.root, "arm")
     c, extra = start(env, arm)
     os.makedirs(os.path.join(env.work, "a"))
-    c.request("spawn", {"name": "a", "cwd": os.path.join(env.work, "a")})
+    c.request("spawn", {"name": "a", "cwd": env.mkdir("a")})
     p = env.pod_client("a")
     for ops in ("fsync", "write"):
         with open(arm, "w") as f:

@@ -13,10 +13,13 @@ scratch dirs (/tmp by default), which would hide escapes.
 import hashlib
 import json
 import os
+import select
 import signal
 import tempfile
 import threading
+import time
 
+import pvtest
 from pvtest import check, run_tests, text_input
 
 tempfile.tempdir = "/var/tmp"
@@ -361,6 +364,23 @@ def test_orphans_die_with_their_pod(env):
         else:
             os.kill(wpid, signal.SIGKILL)
             env.notify.wait("STATUS=0 live pods")
+        # podvisord kills them as it reaps the worker: wait (bounded) for
+        # their exit through pidfds, which need not be our children
+        fds = []
+        for p in pids:
+            try:
+                fds.append(os.pidfd_open(p))
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + pvtest.DEFAULT_TIMEOUT
+        while fds and time.monotonic() < deadline:
+            ready, _, _ = select.select(fds, [], [],
+                                        deadline - time.monotonic())
+            for fd in ready:
+                os.close(fd)
+                fds.remove(fd)
+        for fd in fds:
+            os.close(fd)
         alive = [p for p in pids if ppid_of(p) is not None]
         check(not alive, "%s: tool processes outlived the pod: %r" %
               (how, alive))
