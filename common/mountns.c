@@ -32,21 +32,24 @@ mountns_add(char ***v, size_t *n, const char *path)
 static void
 mountns_outermost(char **v, size_t *n)
 {
+	bool *drop = xcalloc(*n + 1, sizeof(*drop));
 	size_t i, j, k = 0;
 
+	/* Decide first, compact after: every comparison sees all paths. */
 	for (i = 0; i < *n; i++) {
-		for (j = 0; j < *n; j++) {
-			if (j == i || !scope_path_under(v[j], v[i]))
-				continue;
+		for (j = 0; j < *n && !drop[i]; j++) {
 			/* beneath another, or a duplicate after the first */
-			if (strcmp(v[i], v[j]) != 0 || j < i)
-				break;
+			drop[i] = j != i && scope_path_under(v[j], v[i]) &&
+				(strcmp(v[i], v[j]) != 0 || j < i);
 		}
-		if (j < *n)
+	}
+	for (i = 0; i < *n; i++) {
+		if (drop[i])
 			free(v[i]);
 		else
 			v[k++] = v[i];
 	}
+	free(drop);
 	*n = k;
 }
 
