@@ -156,6 +156,29 @@ sse_has_nul(const char *v, size_t n)
 	return (acc & (ones << 7)) != 0;
 }
 
+/*
+ * Whether a[0..n) equals b[0..n), for short n (event names) without a
+ * call: words compared, the last one overlapping.
+ */
+static inline bool
+sse_same(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y;
+	size_t i;
+
+	if (n < 8)
+		return memcmp(a, b, n) == 0;
+	for (i = 0; i + 8 < n; i += 8) {
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+			return false;
+	}
+	memcpy(&x, a + n - 8, 8);
+	memcpy(&y, b + n - 8, 8);
+	return x == y;
+}
+
 /* Set the pending event's name; one holding a NUL is no name (the
  * callback could not see it whole). */
 static inline int
@@ -164,7 +187,7 @@ sse_event(struct sse *sse, const char *v, size_t n)
 	struct sse_buf *b = &sse->event;
 
 	/* Streams repeat names: the one kept in b is checked already. */
-	if (n == sse->event_kept && memcmp(b->p, v, n) == 0)
+	if (n == sse->event_kept && sse_same(b->p, v, n))
 		b->len = n;
 	else if (sse_has_nul(v, n))
 		b->len = 0;
@@ -236,6 +259,29 @@ sse_line(struct sse *sse, const char *line, size_t len, bool in_chunk)
 		return sse_event(sse, v, (size_t)(line + len - v));
 	}
 	return sse_field(sse, line, len);
+}
+
+/*
+ * If p starts an "event:" line naming the event kept in sse->event,
+ * ended by an LF before end, that LF: the line is then known without
+ * looking for its end (the name holds no CR, LF or NUL).  Else NULL.
+ */
+static inline const char *
+sse_event_repeat(const struct sse *sse, const char *p, const char *end)
+{
+	size_t n = sse->event_kept;
+	const char *v;
+
+	if (n == SIZE_MAX || (size_t)(end - p) < n + 7 ||
+		memcmp(p, "event:", 6) != 0)
+		return NULL;
+	v = p + 6;
+	if (*v == ' ')
+		v++;
+	if ((size_t)(end - v) <= n || v[n] != '\n' ||
+		!sse_same(v, sse->event.p, n))
+		return NULL;
+	return v + n;
 }
 
 /* Create a parser calling cb for each event. */
@@ -326,11 +372,26 @@ sse_feed(struct sse *sse, const char *buf, size_t len)
 	cr = crlim = p;
 	while (p < end) {
 		if (nl < p) {
-			/* A blank line (the usual end of an event) is
-			 * seen without a call. */
-			if (*p == '\n')
-				nl = p;
-			else if ((nl = memchr(p, '\n', (size_t)(end - p))) ==
+			/*
+			 * A line was parsed before (sse->first is false,
+			 * sse->line is empty).  A blank line, the usual end
+			 * of an event, is dispatched at once, as sse_line()
+			 * would; a repeated event name is recognised with
+			 * its LF; other lines need their end found.
+			 */
+			if (*p == '\n') {
+				r = sse_dispatch(sse);
+				p++;
+				if (SSE_UNLIKELY(r != 0))
+					goto fail;
+				continue;
+			} else if (*p == 'e' &&
+				(eol = sse_event_repeat(sse, p, end)) != NULL) {
+				/* What sse_event() does with it. */
+				sse->event.len = sse->event_kept;
+				p = eol + 1;
+				continue;
+			} else if ((nl = memchr(p, '\n', (size_t)(end - p))) ==
 				NULL)
 				nl = end;
 		}

@@ -7,6 +7,19 @@
  * in one pass, run before each repetition; medians of repeated runs
  * and of the paired ratios.
  *
+ * What is timed on each side (the stream is generated beforehand, in
+ * memory; nothing is copied or allocated per repetition but the parser):
+ *   parser    sse_feed() over the chunks, with a callback that only
+ *             counts each event and touches its first bytes: the SSE
+ *             layer alone.  The providers' JSON decoding of each event's
+ *             data (worker/provider_*.c) is NOT included.
+ *   baseline  one memchr('\n') per line over the whole buffer, touching
+ *             each line's first byte: no CR handling (the parser must
+ *             also find CR and CRLF ends), no fields, no callback.
+ * So the ratio is what the SSE framing costs over the least any line
+ * splitter must do.  (The baseline runs first in each repetition; the
+ * parser may then find part of the 16 MiB still in a large L3.)
+ *
  *   bench_sse [REPS [CHUNK]]   (CHUNK: run only that chunk size, e.g. for
  *                               perf record)
  */

@@ -487,6 +487,55 @@ test_seg_write_resolve(void **state)
 	rmdir_all(dir);
 }
 
+/*
+ * The whole switch: the new session holds segment_start + the tail, the
+ * old history is released (its entries freed, oldest first) while
+ * entries someone else still holds stay intact.
+ */
+static void
+test_seg_switch(void **state)
+{
+	struct compact_seg cs = { 0 };
+	struct session *s, *old;
+	struct json_object *a, *e, *v;
+	char *dir, *err = NULL;
+	size_t i, n, cut = 8;
+
+	(void)state;
+	dir = tmpdir();
+	assert_int_equal(
+		session_create(dir, "sess", "old", "m", "sys", &s, &err), 0);
+	a = history(5, 20);
+	for (i = 1; i < json_object_array_length(a); i++)
+		session_append(s,
+			json_object_get(json_object_array_get_idx(a, i)),
+			false);
+	n = session_count(s);
+	cs.dir = dir;
+	cs.session_id = "sess";
+	cs.segment = "new";
+	cs.compacted_from = "old";
+	cs.model = "m";
+	cs.system = "sys";
+	cs.summary = "the summary";
+	old = s;
+	assert_int_equal(compact_seg_switch(&cs, &s, cut, &err), 0);
+	assert_ptr_not_equal(s, old);
+	assert_string_equal(session_segment(s), "new");
+	e = json_object_array_get_idx(session_entries(s), 0);
+	json_object_object_get_ex(e, "compacted_from", &v);
+	assert_string_equal(json_object_get_string(v), "old");
+	assert_true(session_count(s) > 1);
+	assert_true(session_count(s) <= n - cut + 2);
+	/* Entries still held here survived the old history's release. */
+	for (i = 1; i < json_object_array_length(a); i++)
+		assert_string_not_equal(
+			kind_of(json_object_array_get_idx(a, i)), "");
+	session_free(s);
+	json_object_put(a);
+	rmdir_all(dir);
+}
+
 static void
 test_config(void **state)
 {
@@ -535,6 +584,7 @@ main(void)
 		cmocka_unit_test(test_plan_budget_and_cap),
 		cmocka_unit_test(test_plan_last_user),
 		cmocka_unit_test(test_seg_write_resolve),
+		cmocka_unit_test(test_seg_switch),
 		cmocka_unit_test(test_config),
 	};
 

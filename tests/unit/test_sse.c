@@ -320,6 +320,42 @@ test_event_nul(void **state)
 	free(got);
 }
 
+/*
+ * Repeated event names (recognised with their LF, without looking for
+ * the line end) and near misses: a longer or shorter name, no space, a
+ * CR or CRLF end, a name that is a prefix, split everywhere.
+ */
+static void
+test_event_repeat(void **state)
+{
+	static const char s[] = "event: content_block_delta\ndata: 1\n\n"
+				"event: content_block_delta\ndata: 2\n\n"
+				"event:content_block_delta\ndata: 3\n\n"
+				"event: content_block_deltax\ndata: 4\n\n"
+				"event: content_block_delt\ndata: 5\n\n"
+				"event: content_block_delta\rdata: 6\r\r"
+				"event: content_block_delta\r\ndata: 7\n\n"
+				"event: content_block_delta\n\ndata: 8\n\n"
+				"event: ab\ndata: 9\n\nevent: ab\ndata: 10\n\n"
+				"event: a\ndata: 11\n\nevent: ab\ndata: 12\n\n"
+				"event: content_block_delta\ndata: 13\n\n";
+	static const char expect[] = "content_block_delta|1\x1e"
+				     "content_block_delta|2\x1e"
+				     "content_block_delta|3\x1e"
+				     "content_block_deltax|4\x1e"
+				     "content_block_delt|5\x1e"
+				     "content_block_delta|6\x1e"
+				     "content_block_delta|7\x1e"
+				     "message|8\x1e"
+				     "ab|9\x1e"
+				     "ab|10\x1e"
+				     "a|11\x1e"
+				     "ab|12\x1e"
+				     "content_block_delta|13\x1e";
+
+	check_all_chunkings(s, expect);
+}
+
 static void
 test_oversize(void **state)
 {
@@ -430,6 +466,7 @@ main(void)
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_id),
 		cmocka_unit_test(test_event_nul),
+		cmocka_unit_test(test_event_repeat),
 		cmocka_unit_test(test_oversize),
 		cmocka_unit_test(test_buffer_reuse),
 		cmocka_unit_test(test_stop),
