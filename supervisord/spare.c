@@ -118,6 +118,7 @@ spare_read_cb(evutil_socket_t fd, short what, void *arg)
 	event_free(s->ev);
 	s->ev = NULL;
 	s->ready = true;
+	log_debug("spare worker pid %d ready", (int)s->pid);
 	d->spare_failures = 0;
 	d->spare_proven = true;
 }

@@ -31,23 +31,22 @@ def ppid(pid):
 
 
 def spare_pid(env, timeout=10):
-    """The daemon's spare once it is up (it logged "waiting for start"
-    to spare-stderr.log just before telling the daemon it is ready)."""
-    log = os.path.join(env.runtime, "spare-stderr.log")
+    """The daemon's spare once the daemon has its ready line (podvisord
+    logs "spare worker pid N ready" at debug level: start_daemon() with
+    DEBUG)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for d in os.listdir("/proc"):
             if not d.isdigit() or ppid(int(d)) != env.daemon.pid:
                 continue
             argv = cmdline(int(d))
-            if len(argv) > 1 and argv[1] == b"--spare":
-                try:
-                    with open(log) as f:
-                        if "waiting for start" in f.read():
-                            return int(d)
-                except OSError:
-                    pass
+            if (len(argv) > 1 and argv[1] == b"--spare" and
+                    "spare worker pid %s ready" % d in env.daemon_log()):
+                return int(d)
     fail("no ready spare worker under podvisord %d" % env.daemon.pid)
+
+
+DEBUG = {"PODVISOR_LOG": "debug"}
 
 
 def spawn(env, c, name):
@@ -71,7 +70,7 @@ def gone(pid, timeout=10):
 def test_spawn_takes_the_spare(env):
     env.start_fakellm()
     env.use_fakellm()
-    env.start_daemon()
+    env.start_daemon(DEBUG)
     c = env.control()
     a = spawn(env, c, "a")       # no spare yet: fork+exec; starts one
     s = spare_pid(env)
@@ -114,7 +113,7 @@ def test_spawn_takes_the_spare(env):
 def test_spare_refused_by_worker(env):
     """A worker binary without --spare (the fake worker): spares die at
     once, spawns fall back to fork+exec and keep working, no loop."""
-    env.start_daemon_fakeworker()
+    env.start_daemon_fakeworker(DEBUG)
     c = env.control()
     pids = [spawn(env, c, "p%d" % i)["pid"] for i in range(3)]
     check(len(set(pids)) == 3, "three pods")
