@@ -40,6 +40,7 @@ struct session {
 	off_t written_size;
 	off_t synced_size;
 	bool need_sync; /* a failed flush owes an fsync */
+	bool dir_unsynced; /* a new file: fsync its directory at first sync */
 	int err; /* last write error while entries are pending, else 0 */
 };
 
@@ -152,9 +153,15 @@ session_create(const char *dir, const char *session_id, const char *segment,
 		e, "model", model ? json_object_new_string(model) : NULL);
 	json_object_object_add(
 		e, "system", system ? json_object_new_string(system) : NULL);
-	r = session_append(s, e, true);
-	if (r == 0)
-		r = session_sync_dir(dir);
+	/*
+	 * Written, not fsynced: nothing in the new segment is owed to anyone
+	 * yet, and a spawn need not wait for two fsyncs here.  The first
+	 * durable append syncs the file and its directory entry; a crash
+	 * before that leaves no file or an empty one, which restore treats
+	 * as no log (worker.c).
+	 */
+	s->dir_unsynced = true;
+	r = session_append(s, e, false);
 	if (r < 0) {
 		*reterr_msg = xstrfmt("%s: %s", s->path, strerror(-r));
 		session_free(s);
@@ -401,6 +408,9 @@ session_write_pending(struct session *s, bool sync)
 	if ((sync || s->need_sync) && s->nsynced < s->nwritten) {
 		if (fsync(s->fd) == -1)
 			return session_fail(s, -errno);
+		if (s->dir_unsynced && (r = session_sync_dir(s->dir)) < 0)
+			return session_fail(s, r);
+		s->dir_unsynced = false;
 		s->nsynced = s->nwritten;
 		s->synced_size = s->written_size;
 	}

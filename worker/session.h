@@ -19,7 +19,8 @@ struct session;
 /*
  * Create a new segment in dir (created 0700 if missing): segment may be
  * NULL for a fresh id; session_id NULL for a fresh id.  The
- * segment_start line (model, system) is written and fsynced.
+ * segment_start line (model, system) is written, and made durable (with
+ * the file's directory entry) by the first append with sync or flush.
  */
 int session_create(const char *dir, const char *session_id, const char *segment,
 	const char *model, const char *system, struct session **ret,

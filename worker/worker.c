@@ -389,18 +389,27 @@ worker_open_session(struct worker *w, char **reterr_msg)
 {
 	struct stat st;
 	char *system, *path, *alert = NULL;
+	bool exists;
 	int r;
 
 	system = worker_system_prompt(w);
 	path = w->segment_cfg
 		? xstrfmt("%s/%s.jsonl", w->session_dir, w->segment_cfg)
 		: NULL;
+	exists = path != NULL && stat(path, &st) == 0;
+	/*
+	 * An empty file is a segment whose first line never became durable
+	 * (session_create() leaves that to the first durable append): no
+	 * log, like a missing one.
+	 */
+	if (exists && st.st_size == 0 && unlink(path) == 0)
+		exists = false;
 	/*
 	 * An existing segment is always replayed (restore, or a resend of
 	 * start); --restore without one starts a new segment with an
 	 * alert rather than failing the pod.
 	 */
-	if (path != NULL && stat(path, &st) == 0) {
+	if (exists) {
 		r = session_restore(w->session_dir, w->session_id_cfg,
 			w->segment_cfg, &w->session, &alert, reterr_msg);
 		if (alert != NULL) {

@@ -297,6 +297,30 @@ def test_restore_after_kill(env):
             json.loads(line)
 
 
+def test_restore_of_a_log_lost_at_birth(env):
+    """A new segment's first line is made durable with the first durable
+    append, not at spawn; a crash before that leaves an empty file (or
+    none).  Restore treats it as no log: an alert, a fresh segment, a
+    working pod."""
+    url = env.start_fakellm()
+    w = Worker(env, "a", url)
+    w.client().close()
+    w.kill()
+    with open(w.segment_path, "w"):
+        pass  # what a power loss right after the spawn may leave
+    w.restart(restore=True)
+    p = w.client()
+    alerts = p.prelude["data"]["alerts"]
+    check(any("no session log to restore" in a["message"] for a in alerts),
+          "alerts %r" % alerts)
+    p.request("run", text_input("after the loss"))
+    finish(p)
+    with open(w.segment_path) as f:
+        kinds = [json.loads(line)["kind"] for line in f]
+    check(kinds[0] == "segment_start" and "user_input" in kinds,
+          "the segment anew: %r" % kinds)
+
+
 def test_pod_events(env):
     url = env.start_fakellm([SLOW], record=record_path(env))
     w = Worker(env, "a", url)
@@ -541,6 +565,7 @@ if __name__ == "__main__":
         test_cancel_pause_resume,
         test_provider_failure,
         test_restore_after_kill,
+        test_restore_of_a_log_lost_at_birth,
         test_pod_events,
         test_anthropic_thinking,
         test_large_snapshot,
