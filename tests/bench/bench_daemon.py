@@ -113,6 +113,10 @@ def start_fakellm(env, scenario=None):
 
 def new_env(name, max_pods=1200, scenario=None, provider_extra=""):
     env = pvtest.Env("bench-" + name)
+    # The runtime dir (sockets, stderr.log) lives on tmpfs, as
+    # /run/user/UID does under systemd; state and session logs stay on
+    # the disk ($TMPDIR) and keep paying for their fsyncs.
+    env.runtime_on_tmpfs()
     start_fakellm(env, scenario)
     env.use_fakellm(extra=provider_extra +
                     "\n[daemon]\nmax_pods = %d\n" % max_pods)

@@ -436,6 +436,17 @@ class Env:
             print("kept", self.root, file=sys.stderr)
         else:
             shutil.rmtree(self.root, ignore_errors=True)
+            if not self.runtime.startswith(self.root + "/"):
+                shutil.rmtree(self.runtime, ignore_errors=True)
+
+    def runtime_on_tmpfs(self):
+        """Move the runtime dir to /dev/shm: a tmpfs, as /run/user/UID
+        is under systemd (the state dir stays on the disk)."""
+        if not os.path.isdir("/dev/shm"):
+            return
+        self.runtime = tempfile.mkdtemp(prefix="pvtest-run-", dir="/dev/shm")
+        os.chmod(self.runtime, 0o700)
+        self.env["PODVISOR_RUNTIME_DIR"] = self.runtime
 
 
 def _read_proc_line(p, timeout):
