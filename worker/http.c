@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <event2/event.h>
 
 #include "config.h"
 #include "common/xmalloc.h"
+#include "worker/curlfn.h"
 
 /*
  * Re-entrancy: curl calls our header/write callbacks from inside
@@ -71,11 +71,11 @@ http_req_free(struct http_req *req)
 	if (req->idle_ev != NULL)
 		event_free(req->idle_ev);
 	if (req->easy != NULL)
-		curl_easy_cleanup(req->easy);
+		curlfn.easy_cleanup(req->easy);
 	/* Headers may hold an API key: wipe them before freeing. */
 	for (l = req->headers; l != NULL; l = l->next)
 		explicit_bzero(l->data, strlen(l->data));
-	curl_slist_free_all(req->headers);
+	curlfn.slist_free_all(req->headers);
 	free(req->body);
 	free(req);
 }
@@ -88,7 +88,7 @@ http_req_remove(struct http_req *req)
 
 	TAILQ_REMOVE(&http->reqs, req, entry);
 	http->nreqs--;
-	curl_multi_remove_handle(http->multi, req->easy);
+	curlfn.multi_remove_handle(http->multi, req->easy);
 	http_req_free(req);
 }
 
@@ -117,13 +117,13 @@ http_socket_cb(
 		if (hs != NULL) {
 			event_free(hs->ev);
 			free(hs);
-			curl_multi_assign(http->multi, s, NULL);
+			curlfn.multi_assign(http->multi, s, NULL);
 		}
 		return 0;
 	}
 	if (hs == NULL) {
 		hs = xcalloc(1, sizeof(*hs));
-		curl_multi_assign(http->multi, s, hs);
+		curlfn.multi_assign(http->multi, s, hs);
 	} else
 		event_free(hs->ev);
 	if (what & CURL_POLL_IN)
@@ -177,16 +177,16 @@ http_req_finish(struct http_req *req, CURLcode code, const char *error)
 	struct http *http = req->http;
 	long status = 0;
 
-	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+	curlfn.easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
 	TAILQ_REMOVE(&http->reqs, req, entry);
 	http->nreqs--;
-	curl_multi_remove_handle(http->multi, req->easy);
+	curlfn.multi_remove_handle(http->multi, req->easy);
 	if (!req->cancelled && req->cb.done != NULL) {
 		req->completing = true;
 		if (code != CURLE_OK && error == NULL)
 			error = req->errbuf[0] != '\0'
 				? req->errbuf
-				: curl_easy_strerror(code);
+				: curlfn.easy_strerror(code);
 		req->cb.done(req->arg, (int)code, (int)status, error);
 	}
 	http_req_free(req);
@@ -200,11 +200,11 @@ http_check_done(struct http *http)
 	char *priv;
 	int left;
 
-	while ((msg = curl_multi_info_read(http->multi, &left)) != NULL) {
+	while ((msg = curlfn.multi_info_read(http->multi, &left)) != NULL) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		priv = NULL;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+		curlfn.easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
 		if (priv != NULL)
 			http_req_finish((struct http_req *)priv,
 				msg->data.result, NULL);
@@ -242,7 +242,7 @@ http_action(struct http *http, curl_socket_t fd, int flags)
 	int running;
 
 	http->in_curl++;
-	curl_multi_socket_action(http->multi, fd, flags, &running);
+	curlfn.multi_socket_action(http->multi, fd, flags, &running);
 	http->in_curl--;
 	http_reap(http);
 	http_check_done(http);
@@ -339,28 +339,38 @@ http_write_cb(char *buf, size_t size, size_t n, void *userdata)
 	return len;
 }
 
-/* Create the request engine on base. */
+/* Create the request engine on base; libcurl waits for the first post. */
 struct http *
 http_new(struct event_base *base)
 {
 	struct http *http;
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	http = xcalloc(1, sizeof(*http));
 	http->base = base;
 	TAILQ_INIT(&http->reqs);
-	http->multi = curl_multi_init();
-	if (http->multi == NULL) {
-		free(http);
-		curl_global_cleanup();
-		return NULL;
-	}
 	http->timer = evtimer_new(base, http_timeout_cb, http);
-	curl_multi_setopt(http->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
-	curl_multi_setopt(http->multi, CURLMOPT_SOCKETDATA, http);
-	curl_multi_setopt(http->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
-	curl_multi_setopt(http->multi, CURLMOPT_TIMERDATA, http);
 	return http;
+}
+
+/* Load libcurl (worker/curlfn.h) and make the multi handle, once. */
+static int
+http_ensure_multi(struct http *http, char **reterr_msg)
+{
+	if (http->multi != NULL)
+		return 0;
+	if (curlfn_load(reterr_msg) < 0)
+		return -1;
+	http->multi = curlfn.multi_init();
+	if (http->multi == NULL) {
+		*reterr_msg = xstrdup("curl_multi_init failed");
+		return -1;
+	}
+	curlfn.multi_setopt(
+		http->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
+	curlfn.multi_setopt(http->multi, CURLMOPT_SOCKETDATA, http);
+	curlfn.multi_setopt(http->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
+	curlfn.multi_setopt(http->multi, CURLMOPT_TIMERDATA, http);
+	return 0;
 }
 
 /* Abort all requests (no callbacks) and free the engine. */
@@ -373,10 +383,10 @@ http_free(struct http *http)
 		return;
 	while ((req = TAILQ_FIRST(&http->reqs)) != NULL)
 		http_req_remove(req);
-	curl_multi_cleanup(http->multi);
+	if (http->multi != NULL)
+		curlfn.multi_cleanup(http->multi);
 	event_free(http->timer);
 	free(http);
-	curl_global_cleanup();
 }
 
 /* The event base the engine runs on. */
@@ -405,6 +415,8 @@ http_post(struct http *http, const char *url, const char *const *headers,
 	CURLMcode mc;
 	size_t i;
 
+	if (http_ensure_multi(http, reterr_msg) < 0)
+		return NULL;
 	if (opts != NULL && opts->connect_timeout_s > 0)
 		connect_s = opts->connect_timeout_s;
 	if (opts != NULL && opts->idle_timeout_s > 0)
@@ -416,49 +428,49 @@ http_post(struct http *http, const char *url, const char *const *headers,
 	req->retry_after = -1;
 	req->body = xmemdup(body, body_len + 1);
 	req->body[body_len] = '\0';
-	req->easy = curl_easy_init();
+	req->easy = curlfn.easy_init();
 	if (req->easy == NULL) {
 		http_req_free(req);
 		*reterr_msg = xstrdup("curl_easy_init failed");
 		return NULL;
 	}
 	for (i = 0; headers != NULL && headers[i] != NULL; i++) {
-		l = curl_slist_append(req->headers, headers[i]);
+		l = curlfn.slist_append(req->headers, headers[i]);
 		if (l == NULL)
 			abort();
 		req->headers = l;
 	}
 	/* No "Expect: 100-continue" round trip on large bodies. */
-	l = curl_slist_append(req->headers, "Expect:");
+	l = curlfn.slist_append(req->headers, "Expect:");
 	if (l == NULL)
 		abort();
 	req->headers = l;
 
-	curl_easy_setopt(req->easy, CURLOPT_URL, url);
-	curl_easy_setopt(req->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(req->easy, CURLOPT_POST, 1L);
-	curl_easy_setopt(req->easy, CURLOPT_POSTFIELDS, req->body);
-	curl_easy_setopt(
+	curlfn.easy_setopt(req->easy, CURLOPT_URL, url);
+	curlfn.easy_setopt(req->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curlfn.easy_setopt(req->easy, CURLOPT_POST, 1L);
+	curlfn.easy_setopt(req->easy, CURLOPT_POSTFIELDS, req->body);
+	curlfn.easy_setopt(
 		req->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-	curl_easy_setopt(req->easy, CURLOPT_HTTPHEADER, req->headers);
-	curl_easy_setopt(
+	curlfn.easy_setopt(req->easy, CURLOPT_HTTPHEADER, req->headers);
+	curlfn.easy_setopt(
 		req->easy, CURLOPT_USERAGENT, "podvisor/" PODVISOR_VERSION);
-	curl_easy_setopt(req->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(req->easy, CURLOPT_CONNECTTIMEOUT, connect_s);
-	curl_easy_setopt(req->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(req->easy, CURLOPT_LOW_SPEED_TIME, idle_s);
-	curl_easy_setopt(req->easy, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(req->easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-	curl_easy_setopt(req->easy, CURLOPT_WRITEFUNCTION, http_write_cb);
-	curl_easy_setopt(req->easy, CURLOPT_WRITEDATA, req);
-	curl_easy_setopt(req->easy, CURLOPT_HEADERFUNCTION, http_header_cb);
-	curl_easy_setopt(req->easy, CURLOPT_HEADERDATA, req);
-	curl_easy_setopt(req->easy, CURLOPT_PRIVATE, (char *)req);
-	curl_easy_setopt(req->easy, CURLOPT_ERRORBUFFER, req->errbuf);
+	curlfn.easy_setopt(req->easy, CURLOPT_NOSIGNAL, 1L);
+	curlfn.easy_setopt(req->easy, CURLOPT_CONNECTTIMEOUT, connect_s);
+	curlfn.easy_setopt(req->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curlfn.easy_setopt(req->easy, CURLOPT_LOW_SPEED_TIME, idle_s);
+	curlfn.easy_setopt(req->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	curlfn.easy_setopt(req->easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+	curlfn.easy_setopt(req->easy, CURLOPT_WRITEFUNCTION, http_write_cb);
+	curlfn.easy_setopt(req->easy, CURLOPT_WRITEDATA, req);
+	curlfn.easy_setopt(req->easy, CURLOPT_HEADERFUNCTION, http_header_cb);
+	curlfn.easy_setopt(req->easy, CURLOPT_HEADERDATA, req);
+	curlfn.easy_setopt(req->easy, CURLOPT_PRIVATE, (char *)req);
+	curlfn.easy_setopt(req->easy, CURLOPT_ERRORBUFFER, req->errbuf);
 
-	mc = curl_multi_add_handle(http->multi, req->easy);
+	mc = curlfn.multi_add_handle(http->multi, req->easy);
 	if (mc != CURLM_OK) {
-		*reterr_msg = xstrfmt("curl: %s", curl_multi_strerror(mc));
+		*reterr_msg = xstrfmt("curl: %s", curlfn.multi_strerror(mc));
 		http_req_free(req);
 		return NULL;
 	}

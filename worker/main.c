@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <event2/event.h>
 #include <json-c/json.h>
 
@@ -19,6 +18,7 @@
 #include "common/podname.h"
 #include "common/sock.h"
 #include "common/xmalloc.h"
+#include "worker/curlfn.h"
 #include "worker/link.h"
 #include "worker/tools.h"
 #include "worker/worker.h"
@@ -141,8 +141,6 @@ main(int argc, char **argv)
 	/* Tool children (bash) must not inherit the supervisor channel. */
 	(void)fd_set_cloexec(WORKER_CHANNEL_FD, true);
 	signal(SIGPIPE, SIG_IGN);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-		fatal("curl_global_init failed");
 	w.base = event_base_new();
 	if (w.base == NULL)
 		fatal("event_base_new failed");
@@ -176,6 +174,6 @@ main(int argc, char **argv)
 		code);
 	worker_clear(&w);
 	event_base_free(w.base);
-	curl_global_cleanup();
+	curlfn_unload();
 	return code;
 }

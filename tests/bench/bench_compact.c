@@ -22,7 +22,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <event2/event.h>
 #include <json-c/json.h>
 
@@ -30,6 +29,7 @@
 #include "common/xmalloc.h"
 #include "worker/compact_plan.h"
 #include "worker/compact_seg.h"
+#include "worker/curlfn.h"
 #include "worker/http.h"
 #include "worker/session.h"
 
@@ -181,7 +181,8 @@ main(int argc, char **argv)
 	 * malloc tuned as compact_setup() does) and an empty segment open.
 	 */
 	compact_seg_tune_malloc();
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (curlfn_load(&err) < 0) /* a pod that has called its provider */
+		bench_die("libcurl", err);
 	evbase = event_base_new();
 	http = http_new(evbase);
 	if (session_create(dir, "bench", "fresh", "m", "system", &fresh, &err) <
@@ -212,7 +213,7 @@ main(int argc, char **argv)
 	session_free(fresh);
 	http_free(http);
 	event_base_free(evbase);
-	curl_global_cleanup();
+	curlfn_unload();
 	cmd = xstrfmt("rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "bench_compact: cannot remove %s\n", dir);
