@@ -52,29 +52,6 @@ proc_ppid(pid_t pid)
 	return ppid;
 }
 
-/* Signal every process of session sid but ourselves. */
-int
-proc_kill_session(pid_t sid, int sig)
-{
-	struct dirent *de;
-	pid_t pid, ppid, s, self = getpid();
-	DIR *d;
-	int n = 0;
-
-	if (sid <= 1 || (d = opendir("/proc")) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		pid = (pid_t)atoi(de->d_name);
-		if (pid <= 1 || pid == self)
-			continue;
-		if (proc_stat(pid, &ppid, &s) == 0 && s == sid &&
-			kill(pid, sig) == 0)
-			n++;
-	}
-	closedir(d);
-	return n;
-}
-
 /* readlink of /proc/PID/exe; caller frees. */
 char *
 proc_exe(pid_t pid)

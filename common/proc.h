@@ -27,14 +27,6 @@ typedef bool (*proc_match_fn)(pid_t pid, void *arg);
 bool proc_descends_from(pid_t pid, proc_match_fn match, void *arg);
 
 /*
- * Send sig to every process of session sid (except the caller).  Used when
- * a worker (a session leader) is gone: the tool processes it started must
- * not outlive the scope they were confined to.  Returns the number
- * signalled.
- */
-int proc_kill_session(pid_t sid, int sig);
-
-/*
  * The children of the calling process (of all its threads), from
  * /proc/self/task/TID/children, or a scan of /proc where the kernel has
  * no such file.  Returns how many were stored in *ret (caller frees;

@@ -57,11 +57,14 @@ reap_cmp_pid(const void *a, const void *b)
 
 /*
  * Kill every child of podvisord that is not a worker, the spare or the
- * bundled fakellm: what a pod's tools left running in sessions of their
- * own, handed to us (the child subreaper) because their worker died
- * without killing them (kill -9; a worker that ends kills them itself).
- * They must not outlive the scope they were confined to.  Their own
- * orphans come to us as they die, and reap_children() calls this again.
+ * bundled fakellm, with its process group: what a pod's tools left
+ * running, handed to us (the child subreaper) because their worker died
+ * without killing them (kill -9; a worker that ends kills them itself):
+ * a bash run's leader (a group of its own) or a process that left for a
+ * session of its own.  They must not outlive the scope they were
+ * confined to.  Their own orphans come to us as they die, and
+ * reap_children() calls this again.  (Our own children only: no scan of
+ * /proc, which with 1,000 pods costs tens of ms per reaped worker.)
  */
 static void
 reap_kill_strays(struct daemon *d)
@@ -86,7 +89,8 @@ reap_kill_strays(struct daemon *d)
 			continue;
 		log_info("killing pid %d, left running by a pod's tools",
 			(int)kids[i]);
-		(void)kill(kids[i], SIGKILL);
+		if (kill(-kids[i], SIGKILL) < 0) /* not a group leader */
+			(void)kill(kids[i], SIGKILL);
 	}
 	free(known);
 	free(kids);
@@ -242,16 +246,13 @@ reap_gone(struct pod *p, int code, int sig, bool lost)
 	workerchan_detach(p);
 	p->awaiting_reattach = false;
 	/*
-	 * The worker led its own session; what its tools left running there
-	 * (bash children in their own process groups) dies with it, before
-	 * its scope is given to anyone else.  They are our children now (we
-	 * are the subreaper) and are reaped like any other.
+	 * What its tools left running (bash runs in process groups of their
+	 * own, and what those started) dies with the worker, before its
+	 * scope is given to anyone else: they are our children now (we are
+	 * the subreaper).
 	 */
-	if (!lost && p->pid > 1) {
-		(void)proc_kill_session(p->pid, SIGKILL);
-		if (p->is_child)
-			reap_kill_strays(d);
-	}
+	if (!lost && p->is_child)
+		reap_kill_strays(d);
 	scope_rules_copy(&released, &p->granted);
 	registry_release(d, p);
 	p->has_last_exit = true;

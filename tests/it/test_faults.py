@@ -235,8 +235,9 @@ def test_kill_worker_mid_turn(env):
 def test_kill_worker_tool_orphans(env):
     """When a worker dies (kill -9) during a bash tool, the tool's
     processes (own process group, same session as the worker) are killed
-    by podvisord before the pod's scope is released (supervisord/reap.c,
-    common/proc.c proc_kill_session), so no other pod can take the scope
+    by podvisord before the pod's scope is released (supervisord/reap.c
+    reap_kill_strays: the run's leader is podvisord's child then, the
+    subreaper's, and its group is killed), so no other pod can take the scope
     while they still write in it."""
     c = start(env)
     pid = data(c.request("spawn", {"name": "a", "cwd": env.work}))["pid"]
