@@ -31,19 +31,6 @@ def is_scope_changed(m):
     return m.get("event") == "scope_changed"
 
 
-def drain(notify):
-    """Forget the notifications sent so far."""
-    notify.messages = []
-    notify.sock.setblocking(False)
-    try:
-        while True:
-            notify.sock.recv(65536)
-    except BlockingIOError:
-        pass
-    finally:
-        notify.sock.setblocking(True)
-
-
 def w(target, recursive=True):
     return {"target": target, "permission": "write", "recursive": recursive}
 
@@ -164,7 +151,7 @@ def test_release_on_kill9(env):
     c.expect_error("spawn", {"name": "c", "cwd": env.work,
                              "scope": [w(x)]}, "write_conflict")
     n = env.notify
-    drain(n)
+    n.drain()
     os.kill(b["pid"], signal.SIGKILL)
     # STATUS drops to 2 live pods (a, a.d) once b is reaped
     n.wait("STATUS=2 live pods")

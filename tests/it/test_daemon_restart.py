@@ -19,18 +19,6 @@ from pvtest import check, data, fail, wait_daemon, wreq
 
 
 
-def drain(notify):
-    notify.messages = []
-    notify.sock.setblocking(False)
-    try:
-        while True:
-            notify.sock.recv(65536)
-    except BlockingIOError:
-        pass
-    finally:
-        notify.sock.setblocking(True)
-
-
 def w(target):
     return {"target": target, "permission": "write", "recursive": True}
 
@@ -227,7 +215,7 @@ def test_sighup_reload(env):
     check(summary(c, "a")["model"] == "dummy/m1", "default model")
     env.write_config("[defaults]\nmodel = dummy/m2\n" + base +
                      "# " + "x" * 250 + "\n")
-    drain(env.notify)
+    env.notify.drain()
     env.daemon.send_signal(signal.SIGHUP)
     env.notify.wait("READY=1")
     check("config.ini:6: line longer than 200 bytes" in env.daemon_log(),
@@ -238,7 +226,7 @@ def test_sighup_reload(env):
                      "[provider.two]\nscheme = anthropic\n"
                      "base_url = http://127.0.0.1:9\n"
                      "model.fast = real-fast\n")
-    drain(env.notify)
+    env.notify.drain()
     env.daemon.send_signal(signal.SIGHUP)
     env.notify.wait("READY=1")
     c.request("spawn", {"name": "c", "cwd": env.mkdir("c"),
@@ -282,7 +270,7 @@ def test_restart_on_failure(env):
     a = data(c.request("spawn", {"name": "a", "cwd": env.work,
                                  "restart": "on-failure"}))
     pa = env.pod_client("a")
-    drain(env.notify)
+    env.notify.drain()
     pa.send({"method": "fw_crash", "params": {"code": 3}})
     env.notify.wait("STATUS=0 live pods")
     env.notify.wait("STATUS=1 live pods")    # restarted after 1 s
@@ -295,7 +283,7 @@ def test_restart_on_failure(env):
     check(cfg["restore"] is True, "a restart restores the session")
     # a pod without the policy stays crashed
     b = data(c.request("spawn", {"name": "b", "cwd": env.mkdir(env.root + "/b")}))
-    drain(env.notify)
+    env.notify.drain()
     os.kill(b["pid"], signal.SIGKILL)
     env.notify.wait("STATUS=1 live pods")
     d = data(c.request("inspect", {"name": "b"}))
