@@ -323,8 +323,8 @@ def ppid_of(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
             stat = f.read()
-    except FileNotFoundError:
-        return None
+    except (FileNotFoundError, ProcessLookupError):
+        return None  # gone, or going: a read can fail with ESRCH
     fields = stat[stat.rindex(")") + 2:].split()
     return None if fields[0] in ("Z", "X") else int(fields[1])
 
