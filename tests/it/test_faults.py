@@ -74,6 +74,16 @@ def alive(pid):
         return False
 
 
+def running(pid):
+    """Alive and not a zombie (a read of a process going away may fail
+    with ESRCH)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
 def finish(p, timeout=30):
     """Read to the run_end (and the status after it); exactly one."""
     msgs = p.collect_until("run_end", timeout)
@@ -250,9 +260,7 @@ def test_kill_worker_tool_orphans(env):
     deadline = time.monotonic() + 5
     left = kids
     while left and time.monotonic() < deadline:
-        left = {k: v for k, v in kids.items() if alive(k) and
-                open("/proc/%d/stat" % k).read().rsplit(")", 1)[1].split()[0]
-                != "Z"}
+        left = {k: v for k, v in kids.items() if running(k)}
     for k in left:
         os.kill(k, signal.SIGKILL)
     check(not left, "tool processes outlived their crashed worker: %r" %
