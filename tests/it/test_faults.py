@@ -74,7 +74,7 @@ def alive(pid):
         return False
 
 
-def running(pid):
+def still_running(pid):
     """Alive and not a zombie (a read of a process going away may fail
     with ESRCH)."""
     try:
@@ -260,7 +260,7 @@ def test_kill_worker_tool_orphans(env):
     deadline = time.monotonic() + 5
     left = kids
     while left and time.monotonic() < deadline:
-        left = {k: v for k, v in kids.items() if running(k)}
+        left = {k: v for k, v in kids.items() if still_running(k)}
     for k in left:
         os.kill(k, signal.SIGKILL)
     check(not left, "tool processes outlived their crashed worker: %r" %
