@@ -12,7 +12,7 @@
 struct curlfn curlfn;
 
 static void *curlfn_handle;
-static int curlfn_state; /* 0 not tried, 1 loaded, -1 failed */
+static int curlfn_state; /* 1 once loaded and initialised */
 
 /* The table's members, in order, with the symbol each comes from. */
 static const struct {

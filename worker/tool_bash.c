@@ -532,7 +532,8 @@ tool_bash_orphans(struct tool_env *env, bool kill_them)
 		if (tool_bash_tracked(env, pids[i]))
 			continue;
 		found++;
-		if (kill_them)
+		/* with its group: a setsid'd shell takes its children along */
+		if (kill_them && kill(-pids[i], SIGKILL) < 0)
 			kill(pids[i], SIGKILL);
 		while (waitpid(pids[i], &status, kill_them ? 0 : WNOHANG) < 0 &&
 			errno == EINTR)
