@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: ISC */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <regex.h>
@@ -117,6 +118,133 @@ tool_grep_cb(void *arg, const char *abs, const char *rel, int dirfd,
 	return r;
 }
 
+/*
+ * How big an automaton glibc's regcomp() builds for an ERE, roughly: it
+ * copies a subexpression for each repetition (x+ is x x*, x{2,5} is five
+ * copies), so stacked or nested repetitions grow it exponentially: "a"
+ * and twenty '+' take 700 MiB and a second; twenty-five would take the
+ * pod down.  A pattern whose estimate passes TOOL_GREP_MAX_COST is
+ * refused before regcomp() sees it.  Syntax errors are left to regcomp().
+ */
+#define TOOL_GREP_MAX_COST 50000.0
+#define TOOL_GREP_MAX_DUP 32768 /* above glibc's RE_DUP_MAX */
+
+static double tool_grep_alt(const char **pp, int depth);
+
+/* One atom: a group, a bracket expression, an escape or a character. */
+static double
+tool_grep_atom(const char **pp, int depth)
+{
+	const char *p = *pp, *e;
+	double c;
+
+	if (*p == '(') {
+		*pp = p + 1;
+		c = depth > 1000 ? TOOL_GREP_MAX_COST
+				 : tool_grep_alt(pp, depth + 1);
+		if (**pp == ')')
+			(*pp)++;
+		return c + 1;
+	}
+	if (*p == '[') {
+		p += p[1] == '^' ? 2 : 1;
+		if (*p == ']')
+			p++;
+		while (*p != '\0' && *p != ']') {
+			if (*p == '[' &&
+				(p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+				for (e = p + 2; *e != '\0' &&
+					!(e[0] == p[1] && e[1] == ']');)
+					e++;
+				p = *e != '\0' ? e + 2 : e;
+			} else
+				p++;
+		}
+		*pp = *p == ']' ? p + 1 : p;
+		return 1;
+	}
+	*pp = p + (*p == '\\' && p[1] != '\0' ? 2 : 1);
+	return 1;
+}
+
+/* A brace's "n" or "n,m" or "n,": the copies it makes, or 0 if none. */
+static long
+tool_grep_brace(const char **pp)
+{
+	const char *p = *pp + 1;
+	long n = 0, m = -1;
+	bool comma = false;
+
+	if (!isdigit((unsigned char)*p))
+		return 0;
+	for (; isdigit((unsigned char)*p); p++)
+		n = n < TOOL_GREP_MAX_DUP ? n * 10 + (*p - '0') : n;
+	if (*p == ',') {
+		comma = true;
+		if (isdigit((unsigned char)*++p))
+			m = 0;
+		for (; isdigit((unsigned char)*p); p++)
+			m = m < TOOL_GREP_MAX_DUP ? m * 10 + (*p - '0') : m;
+	}
+	if (*p != '}')
+		return 0;
+	*pp = p + 1;
+	n = m >= 0 ? m : comma ? n + 1 : n;
+	return n < 1 ? 1 : n;
+}
+
+/* An atom and the repetitions applied to it. */
+static double
+tool_grep_piece(const char **pp, int depth)
+{
+	double c = tool_grep_atom(pp, depth);
+	long k;
+
+	for (;;) {
+		if (**pp == '*' || **pp == '?')
+			c += 1;
+		else if (**pp == '+')
+			c = 2 * c + 1;
+		else if (**pp == '{' && (k = tool_grep_brace(pp)) > 0) {
+			c = c * (double)k + 1;
+			continue;
+		} else
+			return c;
+		(*pp)++;
+	}
+}
+
+/* Alternatives up to a ')' or the end. */
+static double
+tool_grep_alt(const char **pp, int depth)
+{
+	double c = 0;
+
+	while (**pp != '\0' && **pp != ')') {
+		if (**pp == '|') {
+			(*pp)++;
+			c += 1;
+		} else
+			c += tool_grep_piece(pp, depth);
+	}
+	return c;
+}
+
+/* The estimated size of pattern's automaton (see above). */
+static double
+tool_grep_cost(const char *pattern)
+{
+	const char *p = pattern;
+	double c = 0;
+
+	while (*p != '\0') {
+		c += tool_grep_alt(&p, 0);
+		if (*p == ')')
+			p++; /* unmatched: regcomp() says so */
+	}
+	return c;
+}
+
 /* grep {pattern, path?, glob?, max?}: file:line:text of matching lines. */
 void
 tool_grep_run(
@@ -142,6 +270,14 @@ tool_grep_run(
 		gs.max = TOOL_GREP_MAX_MAX;
 	gs.env = env;
 	gs.glob_path = gs.glob != NULL && strchr(gs.glob, '/') != NULL;
+	if (tool_grep_cost(pattern) > TOOL_GREP_MAX_COST) {
+		tools_result_error(res,
+			"pattern too complex: its repetitions would expand to "
+			"more than %.0f states; write a stacked or nested "
+			"repetition (like a++ or (x{1,50}){1,50}) once",
+			TOOL_GREP_MAX_COST);
+		return;
+	}
 	r = regcomp(&gs.re, pattern, REG_EXTENDED | REG_NEWLINE | REG_NOSUB);
 	if (r != 0) {
 		regerror(r, &gs.re, ebuf, sizeof(ebuf));

@@ -589,6 +589,42 @@ test_grep(void **state)
 	tool_result_clear(&res);
 }
 
+/*
+ * Patterns whose repetitions would blow glibc's automaton up (found by
+ * fuzz_tool_args: "a" and a run of '+' took gigabytes) are refused before
+ * regcomp(); ordinary ones, repetitions included, still work.
+ */
+static void
+test_grep_complexity(void **state)
+{
+	static const char *const refused[] = {
+		"a++++++++++++++++++++++++",
+		"((((((((((((((((((((a)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+",
+		"a{1,50}{1,50}{1,50}",
+		"(x{1,100}){1,100}{1,10}",
+		"[[:alpha:]]{30000}{30000}",
+	};
+	static const char *const fine[] = {
+		"fo+[0-9]{1,3}",
+		"(foo|bar){2,3}z?",
+		"[]a+{]{1,5}",
+		"(x{1,100}){1,100}",
+	};
+	size_t i;
+
+	fx_write("in/c.txt", "foo12\nfoofoo\nbar\n");
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		expect_error(
+			fx_run("grep", fx_args("pattern", refused[i], NULL)),
+			"pattern too complex");
+	for (i = 0; i < sizeof(fine) / sizeof(fine[0]); i++)
+		expect_ok(
+			fx_run("grep", fx_args("pattern", fine[i], NULL)), "");
+	/* Syntax stays regcomp()'s to judge. */
+	expect_error(fx_run("grep", fx_args("pattern", "a{1,", NULL)),
+		"invalid regular expression");
+}
+
 int
 main(void)
 {
@@ -615,6 +651,7 @@ main(void)
 		T(test_hole),
 		T(test_glob),
 		T(test_grep),
+		T(test_grep_complexity),
 	};
 #undef T
 
