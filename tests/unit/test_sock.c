@@ -57,6 +57,20 @@ accept_one(int lfd)
 	return accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 }
 
+/* A client of path is accepted on lfd. */
+static void
+assert_serves(int lfd, const char *path)
+{
+	int cfd, afd;
+
+	cfd = sock_connect_unix(path, false);
+	assert_true(cfd >= 0);
+	afd = accept_one(lfd);
+	assert_true(afd >= 0);
+	close(afd);
+	close(cfd);
+}
+
 static void
 test_listen_mode_and_flags(void **state)
 {
@@ -102,7 +116,7 @@ test_live_socket_never_unlinked(void **state)
 {
 	char *dir = mktmp(), *path = xstrfmt("%s/s.sock", dir);
 	struct stat st1, st2;
-	int lfd, cfd, afd;
+	int lfd;
 
 	lfd = sock_listen_unix(path, 16);
 	assert_true(lfd >= 0);
@@ -112,12 +126,7 @@ test_live_socket_never_unlinked(void **state)
 	/* Same inode, and the first listener still works. */
 	assert_int_equal(stat(path, &st2), 0);
 	assert_int_equal(st1.st_ino, st2.st_ino);
-	cfd = sock_connect_unix(path, false);
-	assert_true(cfd >= 0);
-	afd = accept_one(lfd);
-	assert_true(afd >= 0);
-	close(afd);
-	close(cfd);
+	assert_serves(lfd, path);
 	close(lfd);
 	rmtree(dir);
 	free(path);
@@ -162,7 +171,7 @@ static void
 test_listener_gone_fd_inherited(void **state)
 {
 	char *dir = mktmp(), *path = xstrfmt("%s/s.sock", dir);
-	int hold[2], status, lfd, cfd, afd;
+	int hold[2], status, lfd, cfd;
 	pid_t a;
 	char c;
 
@@ -191,12 +200,7 @@ test_listener_gone_fd_inherited(void **state)
 
 	lfd = sock_listen_unix(path, 16);
 	assert_true(lfd >= 0);
-	cfd = sock_connect_unix(path, false);
-	assert_true(cfd >= 0);
-	afd = accept_one(lfd);
-	assert_true(afd >= 0);
-	close(afd);
-	close(cfd);
+	assert_serves(lfd, path);
 	close(lfd);
 	close(hold[1]); /* B exits (reparented: not ours to reap) */
 	rmtree(dir);
