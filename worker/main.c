@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "common/log.h"
+#include "common/mountns.h"
 #include "common/podname.h"
 #include "common/sock.h"
 #include "common/xmalloc.h"
@@ -163,6 +164,12 @@ main(int argc, char **argv)
 	w.link = link_new(&w, WORKER_CHANNEL_FD);
 	log_info("podvisor-worker %s for pod %s waiting for start",
 		PODVISOR_VERSION, spare ? "(spare)" : w.name);
+	/*
+	 * A spare probes for bash's mount namespace (a fork, cached for the
+	 * process) while it waits, not on its pod's first attach.
+	 */
+	if (spare)
+		(void)mountns_available();
 	if (spare && main_spare_ready() < 0) {
 		log_err("cannot tell podvisord the spare is ready");
 		w.exit_code = 1;
