@@ -193,14 +193,22 @@ tool_grep_brace(const char **pp)
 	return n < 1 ? 1 : n;
 }
 
-/* An atom and the repetitions applied to it. */
+/*
+ * An atom and the repetition applied to it.  A repetition of a
+ * repetition ("a+*", "x{2}{3}") adds nothing a single one cannot say,
+ * and glibc's matcher can take seconds on it even where the estimate is
+ * small (fuzz_tool_args): it is refused outright.
+ */
 static double
 tool_grep_piece(const char **pp, int depth)
 {
 	double c = tool_grep_atom(pp, depth);
+	int reps = 0;
 	long k;
 
-	for (;;) {
+	for (;; reps++) {
+		if (reps > 1)
+			return 2 * TOOL_GREP_MAX_COST;
 		if (**pp == '*' || **pp == '?')
 			c += 1;
 		else if (**pp == '+')
