@@ -49,6 +49,9 @@ static const struct cli_cmd main_cmds[] = {
 		"Show everything about "
 		"a pod.",
 		NULL },
+	{ "status", cmd_inspect, "NAME [--json]",
+		"The same as inspect: a pod's status and everything about it.",
+		NULL },
 	{ "attach", cmd_attach, "NAME [--no-input]",
 		"Watch and steer a pod interactively.",
 		"Streams the pod's text, tool calls and status. Each line typed "
