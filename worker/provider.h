@@ -64,7 +64,9 @@ struct llm_tool_call {
 struct llm_usage {
 	int64_t input_tokens;
 	int64_t output_tokens;
-	int64_t cache_read_tokens;
+	int64_t cache_read_tokens; /* part of input_tokens read from cache */
+	int64_t cache_write_tokens; /* part of input_tokens written to cache */
+	int64_t reasoning_tokens; /* part of output_tokens spent reasoning */
 };
 
 /* What a finished (or failed) call produced. Owned by the call. */

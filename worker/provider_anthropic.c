@@ -402,6 +402,7 @@ anthropic_usage(struct provider_stream *ps, struct json_object *u)
 			in = INT64_MAX;
 		ps->usage.input_tokens = in;
 		ps->usage.cache_read_tokens = cache_read;
+		ps->usage.cache_write_tokens = cache_new;
 	}
 	ps->usage.output_tokens =
 		provider_json_int(u, "output_tokens", ps->usage.output_tokens);

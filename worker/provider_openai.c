@@ -360,6 +360,9 @@ openai_usage(struct provider_stream *ps, struct json_object *u)
 	if (json_object_object_get_ex(u, "prompt_tokens_details", &d))
 		ps->usage.cache_read_tokens =
 			provider_json_int(d, "cached_tokens", 0);
+	if (json_object_object_get_ex(u, "completion_tokens_details", &d))
+		ps->usage.reasoning_tokens =
+			provider_json_int(d, "reasoning_tokens", 0);
 }
 
 /* One chunk of the stream. */

@@ -167,6 +167,12 @@ turn_stream_usage(struct turn *t, const struct llm_usage *u)
 	if (u->cache_read_tokens > 0)
 		json_object_object_add(d, "cache_read_tokens",
 			json_object_new_int64(u->cache_read_tokens));
+	if (u->cache_write_tokens > 0)
+		json_object_object_add(d, "cache_write_tokens",
+			json_object_new_int64(u->cache_write_tokens));
+	if (u->reasoning_tokens > 0)
+		json_object_object_add(d, "reasoning_tokens",
+			json_object_new_int64(u->reasoning_tokens));
 	e = session_entry_new("usage");
 	json_object_object_foreachC(d, it)
 	{
