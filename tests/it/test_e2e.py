@@ -418,6 +418,10 @@ def test_kill_daemon(env):
     watch_a.wait_event("run_end", 15)
     k.request("run", {"input": [{"kind": "text", "content":
               "@write %s/kid.txt done\nslowly" % kid}]})
+    # k may have attached while the task's turn still ran: its events are
+    # ahead of ours in k's stream.  Skip to this run's own start.
+    k.wait_event("user_message", 15,
+                 pred=lambda d: "kid.txt" in json.dumps(d))
     k.wait_event("text_delta", 15)
     env.kill_daemon()
     end = k.wait_event("run_end", 30)
