@@ -10,9 +10,8 @@
 #include <unistd.h>
 
 #include "common/xmalloc.h"
-#include "worker/landlock.h"
-#include "common/mountns.h"
 #include "common/proc.h"
+#include "worker/confine.h"
 #include "worker/tools_impl.h"
 
 #define TOOL_BASH_MAX_TIMEOUT_S 600
@@ -272,68 +271,16 @@ tool_bash_child_fail(const char *what)
 	_exit(126);
 }
 
-/*
- * What a bash child is confined by, prepared before the fork: the
- * read-only mounts (if available) and two Landlock rulesets, one for
- * when the mounts protect the holes and one carving them (if the mounts
- * fail in the child).  The fds are -1 without Landlock.
- */
-struct tool_bash_confine {
-	struct mountns_plan plan;
-	bool mountns;
-	int rule_mounted;
-	int rule_carved;
-};
-
-static void
-tool_bash_confine_clear(struct tool_bash_confine *cf)
-{
-	if (cf->rule_mounted >= 0 && cf->rule_mounted != cf->rule_carved)
-		close(cf->rule_mounted);
-	if (cf->rule_carved >= 0)
-		close(cf->rule_carved);
-	mountns_plan_clear(&cf->plan);
-	cf->rule_mounted = cf->rule_carved = -1;
-}
-
-static int
-tool_bash_confine_build(struct tool_env *env, struct tool_bash_confine *cf,
-	struct tool_result *res)
-{
-	char *err = NULL;
-
-	memset(cf, 0, sizeof(*cf));
-	cf->rule_mounted = cf->rule_carved = -1;
-	cf->mountns = tools_bash_mountns(env);
-	if (cf->mountns)
-		mountns_plan_build(&cf->plan, env->scope, env->scratch);
-	if (!env->landlock)
-		return 0;
-	cf->rule_carved = landlock_ruleset_build(
-		env->landlock_abi, env->scope, env->scratch, NULL, &err);
-	cf->rule_mounted = cf->rule_carved;
-	if (cf->rule_carved >= 0 && cf->mountns && cf->plan.nro > 0)
-		cf->rule_mounted = landlock_ruleset_build(env->landlock_abi,
-			env->scope, env->scratch, &cf->plan, &err);
-	if (cf->rule_carved < 0 || cf->rule_mounted < 0) {
-		tools_result_error(res, "bash not run: %s", err);
-		free(err);
-		tool_bash_confine_clear(cf);
-		return -1;
-	}
-	return 0;
-}
-
 /* In the forked child: never returns. */
-static void __attribute__((noreturn)) tool_bash_child(struct tool_env *env,
-	int outfd, const struct tool_bash_confine *cf, const char *command)
+static void __attribute__((noreturn))
+tool_bash_child(int outfd, const struct confine *cf, const char *command)
 {
 	char *argv[] = { (char *)(uintptr_t) "bash", (char *)(uintptr_t) "-c",
 		(char *)(uintptr_t)command, NULL };
 	struct sigaction sa;
 	const char *what;
 	sigset_t set;
-	int sig, nullfd, rulefd = cf->rule_carved;
+	int sig, nullfd;
 
 	setpgid(0, 0);
 	memset(&sa, 0, sizeof(sa));
@@ -347,15 +294,8 @@ static void __attribute__((noreturn)) tool_bash_child(struct tool_env *env,
 	nullfd = open("/dev/null", O_RDONLY);
 	if (nullfd < 0 || dup2(nullfd, STDIN_FILENO) < 0)
 		tool_bash_child_fail("cannot open /dev/null");
-	/* Failed mounts are never less restrictive; Landlock then carves. */
-	if (cf->mountns && mountns_enter(&cf->plan, &what) == 0)
-		rulefd = cf->rule_mounted;
-	/* After the mounts: the directory is looked up through them. */
-	if (env->cwd != NULL && chdir(env->cwd) < 0)
-		tool_bash_child_fail(
-			"cannot enter the pod's working directory");
-	if (rulefd >= 0 && landlock_restrict(rulefd) < 0)
-		tool_bash_child_fail("cannot apply the Landlock ruleset");
+	if (confine_child(cf, &what) < 0)
+		tool_bash_child_fail(what);
 	close_range(3, ~0U, 0);
 	execve("/bin/bash", argv, environ);
 	tool_bash_child_fail("cannot execute /bin/bash");
@@ -393,17 +333,21 @@ struct tool_bash *
 tool_bash_start(struct tool_env *env, struct json_object *args,
 	struct tool_result *res, tool_bash_done_cb done, void *arg)
 {
-	struct tool_bash_confine cf;
+	struct confine cf;
 	struct tool_bash *b;
 	const char *command = NULL;
+	char *err = NULL;
 	int pfd[2], timeout_s;
 	struct timeval tv;
 	pid_t pid;
 
 	if (tool_bash_args(env, args, &command, &timeout_s, res) < 0)
 		return NULL;
-	if (tool_bash_confine_build(env, &cf, res) < 0)
+	if (confine_prepare(&cf, env, &err) < 0) {
+		tools_result_error(res, "bash not run: %s", err);
+		free(err);
 		return NULL;
+	}
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		tools_result_error(
 			res, "bash not run: pipe: %s", strerror(errno));
@@ -418,9 +362,9 @@ tool_bash_start(struct tool_env *env, struct json_object *args,
 		goto fail_rule;
 	}
 	if (pid == 0)
-		tool_bash_child(env, pfd[1], &cf, command);
+		tool_bash_child(pfd[1], &cf, command);
 	close(pfd[1]);
-	tool_bash_confine_clear(&cf);
+	confine_clear(&cf);
 	setpgid(pid, pid);
 	b = xcalloc(1, sizeof(*b));
 	b->env = env;
@@ -445,7 +389,7 @@ tool_bash_start(struct tool_env *env, struct json_object *args,
 	evtimer_add(b->ev_timer, &tv);
 	return b;
 fail_rule:
-	tool_bash_confine_clear(&cf);
+	confine_clear(&cf);
 	return NULL;
 }
 
