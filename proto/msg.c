@@ -29,6 +29,7 @@ static const char *const msg_err_names[PERR__COUNT] = {
 	[PERR_TOOL_ERROR] = "tool_error",
 	[PERR_BUSY] = "busy",
 	[PERR_INTERNAL] = "internal",
+	[PERR_ALREADY_DECIDED] = "already_decided",
 };
 
 /* The wire name of an error code ("internal" for an unknown value). */

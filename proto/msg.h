@@ -36,6 +36,7 @@ enum proto_err {
 	PERR_TOOL_ERROR,
 	PERR_BUSY,
 	PERR_INTERNAL,
+	PERR_ALREADY_DECIDED, /* approvals: docs/approvals.md */
 	PERR__COUNT
 };
 

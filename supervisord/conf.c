@@ -10,6 +10,7 @@
 #include "common/atomicfile.h"
 #include "common/podname.h"
 #include "common/xmalloc.h"
+#include "supervisord/approvals.h"
 #include "supervisord/conf.h"
 
 #define CONF_MAX_FILE (1024u * 1024u)
@@ -71,6 +72,12 @@ conf_free(struct config *c)
 	free(c->providers);
 	free(c->default_model);
 	free(c->compaction.model);
+	approval_policy_clear(&c->approval.pol);
+	for (i = 0; i < c->npod_approvals; i++) {
+		free(c->pod_approvals[i].pod);
+		approval_policy_clear(&c->pod_approvals[i].pol);
+	}
+	free(c->pod_approvals);
 	free(c);
 }
 
@@ -230,6 +237,28 @@ conf_handle_provider(struct conf_parse *cp, const char *name, const char *value)
 }
 
 static int
+conf_approval(struct conf_parse *cp, struct config_approval *a,
+	const char *name, const char *value)
+{
+	char *err = NULL, *msg;
+	int r;
+
+	r = approvals_conf_key(a, name, value, &err);
+	if (r > 0)
+		return 1;
+	if (r == 0)
+		return conf_error(cp,
+			"unknown key \"%s\" (approval, approval_allow, "
+			"approval_timeout, approval_ask)",
+			name);
+	msg = xstrfmt("%s: %s", name, err ? err : "bad value");
+	r = conf_error(cp, "%s", msg);
+	free(msg);
+	free(err);
+	return r;
+}
+
+static int
 conf_handler(
 	void *user, const char *section, const char *name, const char *value)
 {
@@ -257,7 +286,21 @@ conf_handler(
 			c->default_model = xstrdup(value);
 			return 1;
 		}
+		if (strncmp(name, "approval", 8) == 0)
+			return conf_approval(cp, &c->approval, name, value);
 		return conf_error(cp, "unknown key \"%s\" in [defaults]", name);
+	}
+	if (strncmp(section, "pod.", 4) == 0) {
+		if (!podname_valid(section + 4, NULL))
+			return conf_error(cp, "bad pod name in [%s]", section);
+		if (strncmp(name, "approval", 8) != 0)
+			return conf_error(cp,
+				"unknown key \"%s\" in a [pod.NAME] section "
+				"(approval, approval_allow, approval_timeout, "
+				"approval_ask)",
+				name);
+		return conf_approval(
+			cp, approvals_conf_pod(c, section + 4), name, value);
 	}
 	if (strcmp(section, "compaction") == 0)
 		return conf_handle_compaction(cp, name, value);

@@ -5,11 +5,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/approval_policy.h"
+
 /*
  * config.ini (read with inih):
  *
  *   [daemon]        max_pods, max_depth, max_children
- *   [defaults]      model = PROVIDER/MODEL | alias | bare model
+ *   [defaults]      model = PROVIDER/MODEL | alias | bare model,
+ *                   approval, approval_allow (repeatable),
+ *                   approval_timeout, approval_ask
+ *   [pod.NAME]      approval* keys for a top-level pod of that name
  *   [provider.NAME] scheme = openai_chat|anthropic, base_url,
  *                   api_key_env | api_key_file, context_window,
  *                   max_tokens, model.ALIAS = real-model
@@ -53,6 +58,17 @@ struct config_compaction {
 	char *model; /* summarising model; NULL = the pod's */
 };
 
+/* The approval keys of [defaults] or of one [pod.NAME] (approvals.c). */
+#define CONF_APPROVAL_LEVEL 1u
+#define CONF_APPROVAL_ALLOW 2u
+#define CONF_APPROVAL_TIMEOUT 4u
+#define CONF_APPROVAL_ASK 8u
+struct config_approval {
+	char *pod; /* NULL for [defaults] */
+	struct approval_policy pol;
+	unsigned set; /* CONF_APPROVAL_* given in the file */
+};
+
 struct config {
 	long max_pods;
 	long max_depth;
@@ -62,6 +78,9 @@ struct config {
 	size_t nproviders;
 	bool from_file; /* false: built from the environment */
 	struct config_compaction compaction;
+	struct config_approval approval; /* [defaults] */
+	struct config_approval *pod_approvals; /* [pod.NAME] */
+	size_t npod_approvals;
 };
 
 /* Defaults only (no providers). */

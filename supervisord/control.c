@@ -315,6 +315,7 @@ static const struct param_spec control_p_spawn[] = {
 	{ "instruction", PARAM_STRING, true },
 	{ "task", PARAM_STRING, true },
 	{ "restart", PARAM_STRING, true },
+	{ "approval", PARAM_OBJECT, true },
 	{ NULL, PARAM_ANY, false },
 };
 static const struct param_spec control_p_stop[] = {

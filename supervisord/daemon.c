@@ -202,6 +202,7 @@ pod_free(struct pod *p)
 	free(p->cwd);
 	free(p->model);
 	free(p->instruction);
+	approval_policy_clear(&p->approval);
 	free(p->parent);
 	free(p->segment);
 	free(p->activity);

@@ -8,6 +8,7 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+#include "common/approval_policy.h"
 #include "common/paths.h"
 #include "common/scope.h"
 #include "common/id.h"
@@ -89,6 +90,7 @@ struct pod {
 	char *model; /* "provider/model" as resolved, or requested */
 	char *instruction;
 	struct scope_rules scope;
+	struct approval_policy approval; /* approvals.c */
 	char *parent; /* NULL for top-level */
 	struct namelist children;
 	struct namelist peers;

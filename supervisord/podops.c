@@ -17,6 +17,7 @@
 #include "common/xmalloc.h"
 #include "proto/conn.h"
 #include "proto/msg.h"
+#include "supervisord/approvals.h"
 #include "supervisord/conf.h"
 #include "supervisord/daemon.h"
 #include "supervisord/journal.h"
@@ -154,6 +155,8 @@ podops_detail(struct daemon *d, struct pod *p)
 	json_object_object_add(
 		s, "count", json_object_new_int(p->restart_count));
 	json_object_object_add(o, "restart", s);
+	json_object_object_add(
+		o, "approval", approval_policy_to_json(&p->approval));
 	json_object_object_add(o, "pending_events",
 		json_object_new_int((int)json_object_array_length(p->pending)));
 	json_object_object_add(
@@ -322,6 +325,8 @@ podops_spawn(
 	const char *restart = msg_param_str(m, "restart");
 	const char *instr = msg_param_str(m, "instruction");
 	struct scope_rules rules = { 0 };
+	struct approval_policy apol = { 0 };
+	struct json_object *areq;
 	struct registry_conflict rc;
 	struct model_choice mc;
 	char *cwd = NULL, *err = NULL;
@@ -383,7 +388,23 @@ podops_spawn(
 		free(err);
 		return;
 	}
+	r = approvals_resolve(d, viewer, name,
+		m->params != NULL &&
+				json_object_object_get_ex(
+					m->params, "approval", &areq)
+			? areq
+			: NULL,
+		&apol, &err);
+	if (r < 0) {
+		conn_send_error(c, m->id,
+			r == -EPERM ? PERR_NOT_SUBSET : PERR_INVALID_REQUEST,
+			NULL, "%s", err != NULL ? err : "bad \"approval\"");
+		free(err);
+		model_choice_clear(&mc);
+		return;
+	}
 	if (podops_spawn_params(d, viewer, c, m, &cwd, &rules) != 0) {
+		approval_policy_clear(&apol);
 		model_choice_clear(&mc);
 		return;
 	}
@@ -391,6 +412,7 @@ podops_spawn(
 		podops_conflict_error(c, m, r, &rc);
 		registry_conflict_clear(&rc);
 		scope_rules_clear(&rules);
+		approval_policy_clear(&apol);
 		model_choice_clear(&mc);
 		free(cwd);
 		return;
@@ -403,6 +425,7 @@ podops_spawn(
 	model_choice_clear(&mc);
 	p->instruction = instr != NULL ? xstrdup(instr) : NULL;
 	p->scope = rules;
+	p->approval = apol;
 	p->parent = viewer != NULL ? xstrdup(viewer->name) : NULL;
 	id_new(p->session_id);
 	p->policy = restart != NULL && strcmp(restart, "on-failure") == 0

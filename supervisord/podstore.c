@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <json-c/json.h>
 
+#include "common/approval_policy.h"
 #include "common/atomicfile.h"
 #include "common/id.h"
 #include "common/log.h"
@@ -59,6 +60,9 @@ podstore_to_json(const struct pod *p)
 		json_object_object_add(o, "instruction",
 			json_object_new_string(p->instruction));
 	json_object_object_add(o, "scope", scope_rules_to_json(&p->scope));
+	if (p->approval.level != APPROVAL_NEVER || p->approval.nallow > 0)
+		json_object_object_add(
+			o, "approval", approval_policy_to_json(&p->approval));
 	json_object_object_add(o, "parent", podstore_str_or_null(p->parent));
 	json_object_object_add(
 		o, "children", podstore_names_json(&p->children));
@@ -184,6 +188,15 @@ podstore_from_json(struct pod *p, struct json_object *o, char **reterr_msg)
 		scope_rules_from_json(v, p->cwd, &p->scope, &err) != 0) {
 		int r = podstore_fail(reterr_msg, "bad \"scope\": %s",
 			err != NULL ? err : "not an array");
+
+		free(err);
+		return r;
+	}
+	/* Optional (older state files have none: never). */
+	if (json_object_object_get_ex(o, "approval", &v) &&
+		approval_policy_from_json(&p->approval, v, &err) != 0) {
+		int r = podstore_fail(reterr_msg, "bad \"approval\": %s",
+			err != NULL ? err : "not an object");
 
 		free(err);
 		return r;

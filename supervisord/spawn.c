@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <json-c/json.h>
 
+#include "common/approval_policy.h"
 #include "common/log.h"
 #include "common/paths.h"
 #include "common/sock.h"
@@ -144,6 +145,8 @@ spawn_start_config(
 		p->instruction != NULL ? json_object_new_string(p->instruction)
 				       : NULL);
 	json_object_object_add(o, "max_turns", json_object_new_int(50));
+	json_object_object_add(
+		o, "approval", approval_policy_to_json(&p->approval));
 	bash = json_object_new_object();
 	scratch = json_object_new_array();
 	json_object_array_add(scratch, json_object_new_string("/tmp"));

@@ -10,6 +10,7 @@
 #include "proto/frame.h"
 #include "proto/dispatch.h"
 #include "proto/msg.h"
+#include "supervisord/approvals.h"
 #include "supervisord/daemon.h"
 #include "supervisord/podops.h"
 #include "supervisord/podstore.h"
@@ -203,6 +204,7 @@ static const struct param_spec workerchan_p_spawn[] = {
 	{ "model", PARAM_STRING, true },
 	{ "instruction", PARAM_STRING, true },
 	{ "restart", PARAM_STRING, true },
+	{ "approval", PARAM_OBJECT, true },
 	{ NULL, PARAM_ANY, false },
 };
 static const struct param_spec workerchan_p_stop[] = {
@@ -296,6 +298,8 @@ workerchan_dispatch(struct client *cl, struct msg *m)
 		workerchan_event_turn(p, m, true);
 	else if (strcmp(m->name, "turn_errored") == 0)
 		workerchan_event_turn(p, m, false);
+	else if (strcmp(m->name, "approval_rule") == 0)
+		approvals_worker_rule(p, m);
 	else
 		log_debug("pod %s: ignoring event %s", p->name, m->name);
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: ISC */
+#include "worker/approval.h"
 #include "worker/link.h"
 
 #include <errno.h>
@@ -270,6 +271,7 @@ link_start(void *ctx, struct conn *c, struct msg *m)
 	json_object_object_add(data, "session", sess);
 	conn_send_event(c, "ready", data, m->id);
 	turn_report_state(w->turn);
+	approval_started(w->approval);
 }
 
 static void

@@ -20,6 +20,7 @@
 #include "proto/dispatch.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
+#include "worker/approval.h"
 #include "worker/compact.h"
 #include "worker/link.h"
 #include "worker/session.h"
@@ -156,8 +157,10 @@ podsock_snapshot_data(struct worker *w)
 	json_object_object_add(d, "protocol", json_object_new_int(1));
 	json_object_object_add(d, "greeting", podsock_greeting(w));
 	json_object_object_add(d, "status",
-		json_object_new_string(turn_status_name(
-			w->turn ? turn_status(w->turn) : TURN_IDLE)));
+		json_object_new_string(
+			w->turn ? turn_wire_status(w->turn) : "idle"));
+	json_object_object_add(
+		d, "pending_approvals", approval_pending_json(w->approval));
 	json_object_object_add(d, "alerts", json_object_get(w->alerts));
 	json_object_object_add(
 		d, "entries", json_object_get(session_entries(w->session)));
@@ -463,6 +466,37 @@ podsock_m_snapshot(void *ctx, struct conn *c, struct msg *m)
 	podsock_send_snapshot(ctx, m->id);
 }
 
+/* approve {id, decision, reason?} from any client: first answer wins. */
+static void
+podsock_m_approve(void *ctx, struct conn *c, struct msg *m)
+{
+	struct podsock_client *cl = ctx;
+	char *err = NULL;
+	int r;
+
+	r = approval_decide(cl->ps->w->approval, msg_param_str(m, "id"),
+		msg_param_str(m, "decision"), msg_param_str(m, "reason"),
+		"client", &err);
+	if (r == -ENOENT)
+		conn_send_error(c, m->id, PERR_NOT_FOUND, NULL, "%s", err);
+	else if (r == -EALREADY)
+		conn_send_error(
+			c, m->id, PERR_ALREADY_DECIDED, NULL, "%s", err);
+	else if (r < 0)
+		conn_send_error(
+			c, m->id, PERR_INVALID_REQUEST, NULL, "%s", err);
+	else
+		podsock_accepted(c, m);
+	free(err);
+}
+
+static const struct param_spec podsock_approve_spec[] = {
+	{ "id", PARAM_STRING, false },
+	{ "decision", PARAM_STRING, false },
+	{ "reason", PARAM_STRING, true },
+	{ NULL, PARAM_ANY, false },
+};
+
 static const struct param_spec podsock_name_spec[] = {
 	{ "name", PARAM_STRING, false },
 	{ NULL, PARAM_ANY, false },
@@ -484,6 +518,7 @@ static const struct param_spec podsock_compact_spec[] = {
 };
 
 static const struct dispatch_entry podsock_table[] = {
+	{ "approve", podsock_approve_spec, podsock_m_approve },
 	{ "cancel", NULL, podsock_m_cancel },
 	{ "compact", podsock_compact_spec, podsock_m_compact },
 	{ "list_pods", NULL, podsock_m_list_pods },

@@ -33,28 +33,29 @@ struct tool_pod_run {
 	struct tool_result res; /* for results delivered from a timer */
 };
 
-static const struct llm_tool_def tool_pod_table[] = {
-	{ "list_pods",
-		"List the pods you can see (yourself, your children and their descendants, your peers) with status and scope.",
-		"{\"type\":\"object\",\"properties\":{}}" },
-	{ "read_pod_output",
-		"Read the assistant text a pod produced since your last read_pod_output call for it.",
-		"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}" },
-	{ "restore_pod",
-		"Restart a stopped or crashed pod you can see, with its history.",
-		"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}" },
-	{ "send_to_peer",
-		"Send a message to a registered peer pod; it arrives as a notification.",
-		"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"message\":{\"type\":\"string\"}},\"required\":[\"name\",\"message\"]}" },
-	{ "send_to_pod",
-		"Send a message (a new task) to one of your child pods.",
-		"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"message\":{\"type\":\"string\"}},\"required\":[\"name\",\"message\"]}" },
-	{ "spawn_pod",
-		"Start a child pod with a task and a scope that must lie within your own write scope; its write scope is taken from yours while it lives. You are notified when its turns end.",
-		"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"task\":{\"type\":\"string\"},\"scope\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"target\":{\"type\":\"string\"},\"permission\":{\"type\":\"string\",\"enum\":[\"read\",\"write\"]},\"recursive\":{\"type\":\"boolean\"}},\"required\":[\"target\",\"permission\"]}},\"cwd\":{\"type\":\"string\"},\"model\":{\"type\":\"string\"},\"instruction\":{\"type\":\"string\"}},\"required\":[\"name\",\"task\",\"scope\"]}" },
-	{ "stop_pod", "Stop a child pod; its write scope returns to you.",
-		"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}" },
-};
+static const struct llm_tool_def
+	tool_pod_table
+		[] = {
+			{ "list_pods",
+				"List the pods you can see (yourself, your children and their descendants, your peers) with status and scope.",
+				"{\"type\":\"object\",\"properties\":{}}" },
+			{ "read_pod_output",
+				"Read the assistant text a pod produced since your last read_pod_output call for it.",
+				"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}" },
+			{ "restore_pod",
+				"Restart a stopped or crashed pod you can see, with its history.",
+				"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}" },
+			{ "send_to_peer",
+				"Send a message to a registered peer pod; it arrives as a notification.",
+				"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"message\":{\"type\":\"string\"}},\"required\":[\"name\",\"message\"]}" },
+			{ "send_to_pod",
+				"Send a message (a new task) to one of your child pods.",
+				"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"message\":{\"type\":\"string\"}},\"required\":[\"name\",\"message\"]}" },
+			{ "spawn_pod", "Start a child pod with a task and a scope that must lie within your own write scope; its write scope is taken from yours while it lives. You are notified when its turns end.", "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"task\":{\"type\":\"string\"},\"scope\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"target\":{\"type\":\"string\"},\"permission\":{\"type\":\"string\",\"enum\":[\"read\",\"write\"]},\"recursive\":{\"type\":\"boolean\"}},\"required\":[\"target\",\"permission\"]}},\"cwd\":{\"type\":\"string\"},\"model\":{\"type\":\"string\"},\"instruction\":{\"type\":\"string\"},\"approval\":{\"type\":\"object\",\"description\":\"the child's approval policy, as strict as yours or stricter\",\"properties\":{\"policy\":{\"type\":\"string\",\"enum\":[\"never\",\"writes\",\"bash\",\"always\"]},\"allow\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"timeout_s\":{\"type\":\"integer\"}}}},\"required\":[\"name\",\"task\",\"scope\"]}" },
+			{ "stop_pod",
+				"Stop a child pod; its write scope returns to you.",
+				"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}" },
+		};
 
 #define TOOL_POD_N (sizeof tool_pod_table / sizeof tool_pod_table[0])
 
@@ -499,6 +500,10 @@ tool_pod_start(struct worker *w, const char *name, const char *args_json,
 			json_object_is_type(v, json_type_string))
 			json_object_object_add(
 				p, "instruction", json_object_get(v));
+		if (json_object_object_get_ex(run->args, "approval", &v) &&
+			json_object_is_type(v, json_type_object))
+			json_object_object_add(
+				p, "approval", json_object_get(v));
 	}
 	link_call(w->link, name, p, timeout, tool_pod_reply_cb, run);
 	return run;

@@ -11,6 +11,7 @@
 #include "common/xmalloc.h"
 #include "proto/conn.h"
 #include "proto/msg.h"
+#include "worker/approval.h"
 #include "worker/attach.h"
 #include "worker/compact.h"
 #include "worker/link.h"
@@ -60,6 +61,15 @@ turn_status_name(enum turn_status status)
 	return "idle";
 }
 
+/* The status clients and the supervisor see. */
+const char *
+turn_wire_status(const struct turn *t)
+{
+	if (t->status == TURN_RUNNING && approval_npending(t->w->approval) > 0)
+		return "waiting_approval";
+	return turn_status_name(t->status);
+}
+
 /* Current status. */
 enum turn_status
 turn_status(const struct turn *t)
@@ -81,8 +91,8 @@ turn_report_state(struct turn *t)
 	struct json_object *d;
 
 	d = json_object_new_object();
-	json_object_object_add(d, "status",
-		json_object_new_string(turn_status_name(t->status)));
+	json_object_object_add(
+		d, "status", json_object_new_string(turn_wire_status(t)));
 	json_object_object_add(d, "segment",
 		json_object_new_string(session_segment(t->w->session)));
 	link_send_event(t->w->link, "state", d);
@@ -92,16 +102,34 @@ turn_report_state(struct turn *t)
 void
 turn_set_status(struct turn *t, enum turn_status status)
 {
-	struct json_object *d;
-
-	if (t->status == status)
-		return;
 	t->status = status;
+	turn_refresh_status(t);
+}
+
+/* Send the wire status if it changed. */
+void
+turn_refresh_status(struct turn *t)
+{
+	struct json_object *d;
+	const char *s;
+
+	if (t == NULL)
+		return;
+	s = turn_wire_status(t);
+	if (t->wire_status != NULL && strcmp(t->wire_status, s) == 0)
+		return;
+	t->wire_status = s;
 	d = json_object_new_object();
-	json_object_object_add(
-		d, "status", json_object_new_string(turn_status_name(status)));
+	json_object_object_add(d, "status", json_object_new_string(s));
 	worker_broadcast(t->w, "status", d);
 	turn_report_state(t);
+}
+
+/* turn_commit for other modules. */
+void
+turn_commit_entry(struct turn *t, struct json_object *entry, bool sync)
+{
+	turn_commit(t, entry, sync);
 }
 
 /* Broadcast event (data taken) to the pod's clients. */
@@ -250,6 +278,8 @@ turn_close_dangling(struct turn *t, const char *output)
 		call = json_object_array_get_idx(calls, i);
 		if (!json_object_object_get_ex(call, "id", &id))
 			continue;
+		approval_withdraw(
+			t->w->approval, json_object_get_string(id), output);
 		e = session_entry_new("tool_result");
 		json_object_object_add(e, "id", json_object_get(id));
 		json_object_object_add(
@@ -649,12 +679,36 @@ turn_resume(struct turn *t)
 	return 0;
 }
 
-/* Cancel whatever runs; used on shutdown. */
+/* Idle with calls waiting for approvals: run them (restored pod). */
+void
+turn_resume_approvals(struct turn *t)
+{
+	struct json_object *calls;
+
+	if (t->status != TURN_IDLE || t->w->exiting)
+		return;
+	calls = session_dangling_calls(t->w->session);
+	if (json_object_array_length(calls) > 0) {
+		turn_begin(t, "user");
+		turn_start_turn(t);
+		turn_tools_run(t, calls);
+	}
+	json_object_put(calls);
+}
+
+/*
+ * Cancel whatever runs; used on shutdown.  A turn that waits for an
+ * approval is paused instead, so its request is still pending (and the
+ * turn continues) when the pod is restored.
+ */
 void
 turn_shutdown(struct turn *t)
 {
 	if (t->status == TURN_RUNNING)
-		turn_stop(t, "cancelled", NULL, NULL);
+		turn_stop(t,
+			approval_npending(t->w->approval) > 0 ? "paused"
+							      : "cancelled",
+			NULL, NULL);
 	t->next = TURN_NEXT_NONE;
 	(void)turn_log_ok(t);
 }
@@ -670,6 +724,7 @@ turn_new(struct worker *w)
 	t = xcalloc(1, sizeof *t);
 	t->w = w;
 	t->status = TURN_IDLE;
+	t->wire_status = "idle";
 	t->turn_no = session_last_turn(w->session);
 	turn_items_init(&t->items);
 	turn_items_init(&t->unacked);

@@ -57,6 +57,21 @@ void turn_shutdown(struct turn *t);
 /* Send the supervisor a state event for the current status. */
 void turn_report_state(struct turn *t);
 
+/*
+ * The status on the wire: turn_status_name(), or "waiting_approval"
+ * while a running turn waits for an approval (worker/approval.h).
+ */
+const char *turn_wire_status(const struct turn *t);
+/* Emit status (clients) and state (supervisor) if the wire status moved. */
+void turn_refresh_status(struct turn *t);
+/* Append entry (taken) to the session log as the turn does (approval.c). */
+void turn_commit_entry(struct turn *t, struct json_object *entry, bool sync);
+/*
+ * Idle with dangling tool calls that have approval requests or verdicts
+ * (a restored pod): start a turn that runs them, as resume does.
+ */
+void turn_resume_approvals(struct turn *t);
+
 /* Estimated context size in tokens (last usage + what came since). */
 long long turn_context_tokens(const struct turn *t);
 

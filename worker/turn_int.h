@@ -34,6 +34,7 @@ struct turn_tool {
 	char *args;
 	struct tool_run *run;
 	struct tool_pod_run *prun;
+	bool waiting; /* for an approval */
 	bool started;
 	bool done;
 };
@@ -66,6 +67,7 @@ struct turn {
 	size_t tools_running;
 	size_t tools_left; /* without result */
 
+	const char *wire_status; /* last status sent (static string) */
 	struct turn_items items;
 	/* Pod events committed but not yet durable: acked once they are. */
 	struct turn_items unacked;

@@ -11,6 +11,7 @@
 #include "common/xmalloc.h"
 #include "proto/conn.h"
 #include "proto/msg.h"
+#include "worker/approval.h"
 #include "worker/attach.h"
 #include "worker/link.h"
 #include "worker/session.h"
@@ -29,6 +30,8 @@ turn_tools_free(struct turn *t)
 	size_t i;
 
 	for (i = 0; i < t->ntools; i++) {
+		if (t->tools[i].waiting)
+			approval_detach(t->w->approval, &t->tools[i]);
 		tool_run_cancel(t->tools[i].run);
 		tool_pod_cancel(t->tools[i].prun);
 		free(t->tools[i].id);
@@ -88,13 +91,12 @@ turn_tools_readonly(const char *name)
 	return false;
 }
 
+/* Start the call itself (it passed the approval gate). */
 static void
-turn_tools_start_one(struct turn *t, struct turn_tool *tt)
+turn_tools_exec(struct turn *t, struct turn_tool *tt)
 {
 	struct tool_result res = { 0 };
 
-	tt->started = true;
-	t->tools_running++;
 	if (tools_is_builtin(tt->name))
 		tt->run = tool_run_start(&t->w->tenv, tt->name, tt->args,
 			turn_tools_done_cb, tt);
@@ -109,6 +111,52 @@ turn_tools_start_one(struct turn *t, struct turn_tool *tt)
 		xstrfmt("tool_error: there is no tool named \"%s\"", tt->name);
 	turn_tools_done_cb(tt, &res);
 	tool_result_clear(&res);
+}
+
+/* The approval for a waiting call came: run it or answer the refusal. */
+static void
+turn_tools_approved_cb(void *arg, bool allow, const char *reason)
+{
+	struct turn_tool *tt = arg;
+	struct tool_result res = { 0 };
+
+	tt->waiting = false;
+	if (allow) {
+		turn_tools_exec(tt->t, tt);
+		return;
+	}
+	res.is_error = true;
+	res.summary = xstrdup(reason ? reason : "denied");
+	res.output = xstrfmt("tool_error: this %s call was not run: %s",
+		tt->name, reason ? reason : "denied");
+	turn_tools_done_cb(tt, &res);
+	tool_result_clear(&res);
+}
+
+/*
+ * Every tool call passes here (built-in, pod and any later kind): the
+ * approval gate decides whether it runs now, waits, or is refused.
+ */
+static void
+turn_tools_start_one(struct turn *t, struct turn_tool *tt)
+{
+	char *reason = NULL;
+
+	tt->started = true;
+	t->tools_running++;
+	switch (approval_gate(t->w->approval, tt->id, tt->name, tt->args,
+		turn_tools_approved_cb, tt, &reason)) {
+	case APPROVAL_GATE_RUN:
+		turn_tools_exec(t, tt);
+		break;
+	case APPROVAL_GATE_WAIT:
+		tt->waiting = true;
+		break;
+	case APPROVAL_GATE_DENY:
+		turn_tools_approved_cb(tt, false, reason);
+		break;
+	}
+	free(reason);
 }
 
 /*

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/podname.h"
 #include "common/xmalloc.h"
+#include "worker/approval.h"
 #include "worker/compact.h"
 #include "worker/http.h"
 #include "worker/link.h"
@@ -443,6 +444,9 @@ worker_start(struct worker *w, struct json_object *params, char **reterr_msg)
 	r = compact_setup(w, params, reterr_msg);
 	if (r < 0)
 		return r;
+	r = approval_new(w, params, &w->approval, reterr_msg);
+	if (r < 0)
+		return r;
 	tool_env_init(&w->tenv, w->base, w->cwd);
 	w->tenv.scratch = (const char *const *)w->scratch;
 	w->tenv.bash_timeout_default_s = w->bash_timeout_s;
@@ -450,6 +454,7 @@ worker_start(struct worker *w, struct json_object *params, char **reterr_msg)
 	r = worker_open_session(w, reterr_msg);
 	if (r < 0)
 		return r;
+	approval_replay(w->approval);
 	w->http = http_new(w->base);
 	if (w->http == NULL) {
 		*reterr_msg = xstrdup("cannot initialise the HTTP engine");
@@ -519,6 +524,7 @@ worker_clear(struct worker *w)
 
 	compact_free(w->compact);
 	turn_free(w->turn);
+	approval_free(w->approval);
 	podsock_free(w->podsock);
 	link_free(w->link);
 	http_free(w->http);

@@ -18,6 +18,7 @@ struct session;
 struct turn;
 struct http;
 struct compact;
+struct approval;
 
 /*
  * The per-process context of podvisor-worker: one pod.  Everything the
@@ -59,6 +60,7 @@ struct worker {
 	struct session *session;
 	struct turn *turn;
 	struct compact *compact; /* compact.c */
+	struct approval *approval; /* approval.c */
 
 	struct json_object *alerts; /* recent alerts for the snapshot */
 	struct json_object

@@ -180,6 +180,39 @@ test_compaction(void **state)
 }
 
 static void
+test_approval(void **state)
+{
+	struct config *c = NULL;
+	char *err = NULL;
+
+	(void)state;
+	write_conf("[defaults]\napproval = writes\n"
+		   "approval_allow = bash:git status\n"
+		   "approval_allow = path:/w/*\napproval_timeout = 60\n"
+		   "[pod.deploy]\napproval = always\napproval_ask = clients\n");
+	assert_int_equal(conf_load(conf_path, &c, &err), 0);
+	assert_int_equal(c->approval.pol.level, APPROVAL_WRITES);
+	assert_int_equal(c->approval.pol.nallow, 2);
+	assert_string_equal(c->approval.pol.allow[1], "path:/w/*");
+	assert_int_equal(c->approval.pol.timeout_s, 60);
+	assert_int_equal(c->npod_approvals, 1);
+	assert_string_equal(c->pod_approvals[0].pod, "deploy");
+	assert_int_equal(c->pod_approvals[0].pol.level, APPROVAL_ALWAYS);
+	assert_int_equal(c->pod_approvals[0].pol.ask, APPROVAL_ASK_CLIENTS);
+	assert_int_equal(c->pod_approvals[0].set,
+		CONF_APPROVAL_LEVEL | CONF_APPROVAL_ASK);
+	conf_free(c);
+
+	expect_err("[defaults]\napproval = sometimes\n", 2, "approval");
+	expect_err(
+		"[defaults]\napproval_allow = git status\n", 2, "bash:PREFIX");
+	expect_err(
+		"[defaults]\napproval_timeout = -3\n", 2, "approval_timeout");
+	expect_err("[pod.x]\nmodel = y\n", 2, "unknown key");
+	expect_err("[pod.Bad]\napproval = never\n", 2, "bad pod name");
+}
+
+static void
 test_long_line(void **state)
 {
 	struct config *c = NULL;
@@ -278,6 +311,7 @@ main(void)
 		cmocka_unit_test(test_errors_name_file_line),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_compaction),
+		cmocka_unit_test(test_approval),
 		cmocka_unit_test(test_env_providers),
 	};
 

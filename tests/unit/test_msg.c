@@ -332,7 +332,8 @@ test_msg_err_names(void **state)
 		"invalid_name", "not_found", "not_visible", "already_exists",
 		"already_live", "not_live", "not_subset", "write_conflict",
 		"spawn_failed", "already_running", "not_running", "not_paused",
-		"provider_error", "tool_error", "busy", "internal" };
+		"provider_error", "tool_error", "busy", "internal",
+		"already_decided" };
 	int i;
 
 	assert_int_equal(PERR__COUNT, sizeof(want) / sizeof(want[0]));

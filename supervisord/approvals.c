@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: ISC */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "proto/msg.h"
+#include "supervisord/approvals.h"
+#include "supervisord/conf.h"
+#include "supervisord/daemon.h"
+#include "supervisord/podstore.h"
+
+/* One approval key of a config section. */
+int
+approvals_conf_key(struct config_approval *a, const char *name,
+	const char *value, char **reterr_msg)
+{
+	char *end;
+	long v;
+
+	if (strcmp(name, "approval") == 0) {
+		if (approval_level_parse(value, &a->pol.level) < 0) {
+			*reterr_msg = xstrdup("must be never, writes, bash or "
+					      "always");
+			return -EINVAL;
+		}
+		a->set |= CONF_APPROVAL_LEVEL;
+		return 1;
+	}
+	if (strcmp(name, "approval_allow") == 0) {
+		if (approval_policy_add(&a->pol, value, reterr_msg) < 0)
+			return -EINVAL;
+		a->set |= CONF_APPROVAL_ALLOW;
+		return 1;
+	}
+	if (strcmp(name, "approval_timeout") == 0) {
+		errno = 0;
+		v = strtol(value, &end, 10);
+		if (errno != 0 || end == value || *end != '\0' || v < 0 ||
+			v > 30L * 86400) {
+			*reterr_msg = xstrdup("must be seconds from 0 (none) "
+					      "to 2592000");
+			return -EINVAL;
+		}
+		a->pol.timeout_s = v;
+		a->set |= CONF_APPROVAL_TIMEOUT;
+		return 1;
+	}
+	if (strcmp(name, "approval_ask") == 0) {
+		if (approval_ask_parse(value, &a->pol.ask) < 0) {
+			*reterr_msg = xstrdup("must be auto, clients or "
+					      "parent");
+			return -EINVAL;
+		}
+		a->set |= CONF_APPROVAL_ASK;
+		return 1;
+	}
+	return 0;
+}
+
+/* The [pod.NAME] entry for name. */
+struct config_approval *
+approvals_conf_pod(struct config *c, const char *name)
+{
+	struct config_approval *a;
+	size_t i;
+
+	for (i = 0; i < c->npod_approvals; i++)
+		if (strcmp(c->pod_approvals[i].pod, name) == 0)
+			return &c->pod_approvals[i];
+	c->pod_approvals = xreallocarray(c->pod_approvals,
+		c->npod_approvals + 1, sizeof *c->pod_approvals);
+	a = &c->pod_approvals[c->npod_approvals++];
+	memset(a, 0, sizeof *a);
+	a->pod = xstrdup(name);
+	return a;
+}
+
+static void
+approvals_overlay(struct approval_policy *p, const struct config_approval *a)
+{
+	size_t i;
+
+	if (a->set & CONF_APPROVAL_LEVEL)
+		p->level = a->pol.level;
+	if (a->set & CONF_APPROVAL_TIMEOUT)
+		p->timeout_s = a->pol.timeout_s;
+	if (a->set & CONF_APPROVAL_ASK)
+		p->ask = a->pol.ask;
+	if (a->set & CONF_APPROVAL_ALLOW) {
+		for (i = 0; i < p->nallow; i++)
+			free(p->allow[i]);
+		p->nallow = 0;
+		for (i = 0; i < a->pol.nallow; i++)
+			(void)approval_policy_add(p, a->pol.allow[i], NULL);
+	}
+}
+
+/* The policy a new pod gets. */
+int
+approvals_resolve(struct daemon *d, struct pod *viewer, const char *name,
+	struct json_object *requested, struct approval_policy *ret,
+	char **reterr_msg)
+{
+	struct approval_policy p = { 0 };
+	size_t i;
+	int r;
+
+	if (viewer != NULL) {
+		approval_policy_copy(&p, &viewer->approval);
+	} else {
+		approvals_overlay(&p, &d->config->approval);
+		for (i = 0; i < d->config->npod_approvals; i++)
+			if (strcmp(d->config->pod_approvals[i].pod, name) == 0)
+				approvals_overlay(
+					&p, &d->config->pod_approvals[i]);
+	}
+	if (requested != NULL) {
+		r = approval_policy_from_json(&p, requested, reterr_msg);
+		if (r < 0) {
+			approval_policy_clear(&p);
+			return r;
+		}
+	}
+	if (viewer != NULL) {
+		r = approval_policy_narrows(&p, &viewer->approval, reterr_msg);
+		if (r < 0) {
+			approval_policy_clear(&p);
+			return r;
+		}
+	}
+	*ret = p;
+	return 0;
+}
+
+/* A rule the pod's clients allowed for good: keep it in pod state. */
+void
+approvals_worker_rule(struct pod *p, struct msg *m)
+{
+	const char *rule = msg_param_str(m, "rule");
+	char *err = NULL;
+
+	if (rule == NULL || approval_policy_has(&p->approval, rule))
+		return;
+	if (approval_policy_add(&p->approval, rule, &err) < 0) {
+		log_warn("pod %s: approval rule not kept: %s", p->name,
+			err ? err : "bad rule");
+		free(err);
+		return;
+	}
+	podstore_write_later(p->d, p);
+}

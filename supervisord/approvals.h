@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: ISC */
+#ifndef SUPERVISORD_APPROVALS_H
+#define SUPERVISORD_APPROVALS_H
+
+#include "common/approval_policy.h"
+
+struct config;
+struct config_approval;
+struct daemon;
+struct pod;
+struct json_object;
+struct conn;
+struct msg;
+
+/*
+ * podvisord's part of approvals (docs/approvals.md): the policy keys of
+ * config.ini, the policy a spawn gets (and the check that a child's is
+ * no looser than its parent's), rules a worker adds with allow_always,
+ * and the route of a child's request to its parent pod.
+ */
+
+/*
+ * One approval* key of [defaults] or [pod.NAME] into a: 1 if taken, 0 if
+ * the key is unknown, -EINVAL with a sentence if its value is bad.
+ */
+int approvals_conf_key(struct config_approval *a, const char *name,
+	const char *value, char **reterr_msg);
+/* The [pod.NAME] entry for name, added if missing (borrowed). */
+struct config_approval *approvals_conf_pod(struct config *c, const char *name);
+
+/*
+ * The policy a new pod gets: the parent's (viewer) or, for a top-level
+ * pod, [defaults] overlaid with [pod.NAME]; then the fields of requested
+ * (the spawn's "approval" object, may be NULL).  Returns 0, -EINVAL (bad
+ * request) or -EPERM (looser than the parent's: not_subset) with a
+ * sentence in *reterr_msg.
+ */
+int approvals_resolve(struct daemon *d, struct pod *viewer, const char *name,
+	struct json_object *requested, struct approval_policy *ret,
+	char **reterr_msg);
+
+/* Worker event approval_rule {rule}: keep an allow_always rule in p. */
+void approvals_worker_rule(struct pod *p, struct msg *m);
+
+#endif

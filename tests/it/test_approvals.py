@@ -1,0 +1,358 @@
+# SPDX-License-Identifier: ISC
+"""Approvals end to end (docs/approvals.md): the real podvisord, workers
+and fakellm's directive agent.  A gated call waits as a durable request
+on the pod socket; approve from any client (first answer wins), the
+parent pod, or the timeout decides it.
+
+Run one test: python3 test_approvals.py test_levels
+"""
+
+import json
+import os
+import signal
+import threading
+
+from pvtest import Client, check, data, fail, run_tests
+
+
+def start(env):
+    env.start_fakellm()
+    env.use_fakellm()
+    env.start_daemon()
+
+
+def spawn(env, name, approval=None, cwd=None):
+    """Spawn name with its own cwd (work/NAME) and the approval object."""
+    c = env.control()
+    params = {"name": name, "cwd": cwd or env.mkdir(name)}
+    if approval is not None:
+        params["approval"] = approval
+    r = c.call("spawn", params)
+    c.close()
+    return r
+
+
+def run(pc, text):
+    pc.request("run", {"input": [{"kind": "text", "content": text}]})
+
+
+def next_of(pc, names, timeout=20):
+    """The next event whose name is in names."""
+    return pc.wait(lambda m: m.get("event") in names, timeout,
+                   "one of %r" % (names,))
+
+
+def ask(pc, text):
+    """Run text; the approval_request it makes (fails if the run ends)."""
+    run(pc, text)
+    m = next_of(pc, ("approval_request", "run_end"))
+    check(m["event"] == "approval_request",
+          "no approval_request for %r: %r" % (text, m))
+    return data(m)
+
+
+def finished(pc):
+    """Wait for run_end; returns the tool_results seen before it."""
+    results = []
+    while True:
+        m = next_of(pc, ("tool_result", "run_end"), 30)
+        if m["event"] == "run_end":
+            check(data(m).get("result") == "finished", m)
+            return results
+        results.append(data(m))
+
+
+def test_levels(env):
+    """Which calls wait under each level, and allow rules."""
+    start(env)
+    f = os.path.join(env.work, "f.txt")
+    cases = {
+        "never": (),
+        "writes": ("write", "edit"),
+        "bash": ("write", "edit", "bash"),
+        "always": ("write", "edit", "bash", "read", "glob"),
+    }
+    for level, gated in cases.items():
+        name = "p-" + level
+        r = spawn(env, name, {"policy": level})
+        check(r["event"] == "spawned", r)
+        pc = env.pod_client(name)
+        w = os.path.join(env.work, name)
+        f = os.path.join(w, "f.txt")
+        with open(f, "w") as fh:
+            fh.write("one\n")
+        for tool, text in (("read", "@read %s" % f),
+                           ("glob", "@glob *.txt"),
+                           ("bash", "@bash echo hi"),
+                           ("write", "@write %s/n.txt x" % w),
+                           ("edit", "@edit %s one ONE" % f)):
+            run(pc, text)
+            m = next_of(pc, ("approval_request", "run_end"))
+            if tool in gated:
+                check(m["event"] == "approval_request",
+                      "%s: %s did not wait: %r" % (level, tool, m))
+                d = data(m)
+                check(d["tool"] == tool and d["call_id"] and d["id"], d)
+                check(isinstance(d["arguments"], str), d)
+                check(isinstance(d["paths"], list) and
+                      all(p.startswith("/") for p in d["paths"]), d)
+                if tool in ("write", "edit"):
+                    check(d.get("diff", "").startswith("--- "), d)
+                st = next_of(pc, ("status",))
+                check(data(st)["status"] == "waiting_approval", st)
+                pc.request("approve", {"id": d["id"],
+                                       "decision": "allow_once"})
+                finished(pc)
+            else:
+                check(m["event"] == "run_end", "%s: %s waited: %r" %
+                      (level, tool, m))
+    # The pod state and the detail carry the policy.
+    c = env.control()
+    pod = data(c.request("inspect", {"name": "p-bash"}))
+    check(pod["approval"]["policy"] == "bash", pod)
+    check(env.read_state("p-bash")["approval"]["policy"] == "bash",
+          env.read_state("p-bash"))
+    # Allow rules: a bash prefix, a path glob, a tool glob.
+    r = spawn(env, "rules", {"policy": "always", "allow": [
+        "bash:echo", "path:%s/rules/ok/*" % env.work, "tool:gl*"]})
+    check(r["event"] == "spawned", r)
+    w = os.path.join(env.work, "rules")
+    pc = env.pod_client("rules")
+    os.makedirs(os.path.join(env.work, "rules", "ok"))
+    for text in ("@bash echo fine", "@write %s/ok/a.txt x" % w,
+                 "@glob *.txt"):
+        run(pc, text)
+        m = next_of(pc, ("approval_request", "run_end"))
+        check(m["event"] == "run_end", "%r waited: %r" % (text, m))
+    for text in ("@bash echo a; rm -rf /tmp/nothing", "@bash echoes",
+                 "@write %s/no.txt x" % w, "@read %s" % f):
+        d = ask(pc, text)
+        pc.request("approve", {"id": d["id"], "decision": "deny"})
+        finished(pc)
+    # Bad policies are refused with a sentence.
+    for bad in ({"policy": "sometimes"}, {"allow": ["git status"]},
+                {"timeout_s": -1}, {"allow": "bash:x"}):
+        r = spawn(env, "bad", bad)
+        check(r["event"] == "error" and
+              data(r)["code"] == "invalid_request" and
+              "approval" in data(r)["message"], r)
+
+
+def test_decisions(env):
+    """allow_once runs the call; deny returns the reason to the model;
+    allow_always adds a rule that survives a restore."""
+    start(env)
+    spawn(env, "a", {"policy": "bash"})
+    pc = env.pod_client("a")
+    d = ask(pc, "@bash echo once > %s/a/once.txt" % env.work)
+    check(not os.path.exists(os.path.join(env.work, "a", "once.txt")),
+          "the call ran before its approval")
+    pc.request("approve", {"id": d["id"], "decision": "allow_once"})
+    dec = next_of(pc, ("approval_decided",))
+    check(data(dec) == {"id": d["id"], "decision": "allow_once",
+                        "by": "client"}, dec)
+    res = finished(pc)
+    check(res and not res[0]["is_error"], res)
+    check(os.path.exists(os.path.join(env.work, "a", "once.txt")),
+          "not run")
+    # Once only: the same command asks again.
+    d = ask(pc, "@bash echo once > %s/a/once.txt" % env.work)
+    pc.request("approve", {"id": d["id"], "decision": "deny",
+                           "reason": "not today"})
+    dec = next_of(pc, ("approval_decided",))
+    check(data(dec).get("reason") == "not today", dec)
+    res = finished(pc)
+    check(res[0]["is_error"] and "not today" in res[0]["output"], res)
+    # allow_always: the exact command passes from now on.
+    d = ask(pc, "@bash echo always")
+    pc.request("approve", {"id": d["id"], "decision": "allow_always"})
+    finished(pc)
+    run(pc, "@bash echo always")
+    m = next_of(pc, ("approval_request", "run_end"))
+    check(m["event"] == "run_end", "allow_always did not stick: %r" % m)
+    c = env.control()
+    c.request("stop", {"name": "a"})
+    check("bash:echo always" in env.read_state("a")["approval"]["allow"],
+          env.read_state("a"))
+    c.request("restore", {"name": "a"})
+    pc = env.pod_client("a")
+    run(pc, "@bash echo always")
+    m = next_of(pc, ("approval_request", "run_end"))
+    check(m["event"] == "run_end", "rule lost by restore: %r" % m)
+    # The log has both entries of each request.
+    kinds = [e["kind"] for e in pc.prelude["data"]["entries"]]
+    check(kinds.count("approval_request") == 3 and
+          kinds.count("approval_decision") == 3, kinds)
+
+
+def test_bad_input(env):
+    """Unknown id, another pod's id, a malformed decision: clear errors,
+    the request stays pending."""
+    start(env)
+    spawn(env, "a", {"policy": "bash"})
+    spawn(env, "b", {"policy": "bash"})
+    pa = env.pod_client("a")
+    pb = env.pod_client("b")
+    da = ask(pa, "@bash echo a")
+    db = ask(pb, "@bash echo b")
+    pa.expect_error("approve", {"id": "nope", "decision": "deny"},
+                    "not_found")
+    m = pa.expect_error("approve", {"id": db["id"], "decision": "deny"},
+                        "not_found")
+    check("pod a" in data(m)["message"], m)
+    for bad in ({"id": da["id"], "decision": "yes"},
+                {"id": da["id"]},
+                {"id": da["id"], "decision": 3},
+                {"id": da["id"], "decision": "deny", "reason": "x" * 5000}):
+        pa.expect_error("approve", bad, "invalid_request")
+    snap = data(pa.request("snapshot"))
+    check([p["id"] for p in snap["pending_approvals"]] == [da["id"]], snap)
+    check(snap["status"] == "waiting_approval", snap)
+    pa.request("approve", {"id": da["id"], "decision": "allow_once"})
+    pa.expect_error("approve", {"id": da["id"], "decision": "deny"},
+                    "already_decided")
+    finished(pa)
+    pb.request("approve", {"id": db["id"], "decision": "allow_once"})
+    finished(pb)
+
+
+def test_two_clients(env):
+    """Two clients answer at the same moment: exactly one wins."""
+    start(env)
+    spawn(env, "a", {"policy": "bash"})
+    clients = [env.pod_client("a") for _ in range(2)]
+    for round_ in range(5):
+        d = ask(clients[0], "@bash echo r%d" % round_)
+        for c in clients[1:]:
+            c.wait_event("approval_request", 10)
+        lines = [json.dumps({"method": "approve", "id": 900 + i, "params":
+                             {"id": d["id"], "decision": "allow_once"}})
+                 .encode() + b"\n" for i in range(2)]
+        barrier = threading.Barrier(2)
+
+        def send(c, line):
+            barrier.wait()
+            c.send_raw(line)
+        ts = [threading.Thread(target=send, args=(clients[i], lines[i]))
+              for i in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        replies = [c.wait(lambda m, i=i: m.get("id") == 900 + i, 10)
+                   for i, c in enumerate(clients)]
+        events = sorted(r["event"] for r in replies)
+        codes = sorted(data(r).get("code", "") for r in replies)
+        check(events == ["accepted", "error"] and
+              codes == ["", "already_decided"], replies)
+        res = finished(clients[0])
+        check(len(res) == 1, "ran %d times: %r" % (len(res), res))
+
+
+def test_kill_worker_pending(env):
+    """kill -9 of the worker while a request is pending: after restore
+    the same request is pending, the call has not run, and once allowed
+    it runs exactly once."""
+    start(env)
+    spawn(env, "a", {"policy": "bash"})
+    pc = env.pod_client("a")
+    out = os.path.join(env.work, "a", "count.txt")
+    d = ask(pc, "@bash echo x >> %s" % out)
+    c = env.control()
+    pid = data(c.request("inspect", {"name": "a"}))["pid"]
+    os.kill(pid, signal.SIGKILL)
+    # The pod socket closes when the worker is gone; then the daemon has
+    # reaped it (or will: restore waits for nothing else).
+    while pc.read(10) is not None:
+        pass
+    r = restore_when_dead(c, "a")
+    check(r["event"] == "restored", r)
+    pc = env.pod_client("a")
+    snap = pc.prelude["data"]
+    check([p["id"] for p in snap["pending_approvals"]] == [d["id"]], snap)
+    check(not os.path.exists(out), "the call ran before its approval")
+    if snap["status"] != "waiting_approval":
+        st = next_of(pc, ("status",))
+        check(data(st)["status"] == "waiting_approval", st)
+    act = data(c.request("inspect", {"name": "a"})).get("activity")
+    check(act == "waiting_approval", "activity %r" % act)
+    pc.request("approve", {"id": d["id"], "decision": "allow_once"})
+    finished(pc)
+    with open(out) as f:
+        check(f.read() == "x\n", "ran more or less than once")
+    # Restore again: nothing runs twice, nothing is pending.
+    c.request("stop", {"name": "a"})
+    c.request("restore", {"name": "a"})
+    pc = env.pod_client("a")
+    check(pc.prelude["data"]["pending_approvals"] == [], pc.prelude)
+    with open(out) as f:
+        check(f.read() == "x\n", "ran again after a restore")
+
+
+def restore_when_dead(c, name):
+    """restore, retried while the daemon still calls the killed pod live
+    (already_live); bounded by the attempts, each a round trip."""
+    for _ in range(500):
+        r = c.request("restore", {"name": name})
+        if r["event"] == "restored":
+            return r
+    fail("%s never became restorable: %r" % (name, r))
+
+
+def test_timeout(env):
+    """approval timeout → denied with reason "timed out"."""
+    start(env)
+    spawn(env, "a", {"policy": "bash", "timeout_s": 1})
+    pc = env.pod_client("a")
+    d = ask(pc, "@bash echo late")
+    dec = next_of(pc, ("approval_decided",), 10)
+    check(data(dec) == {"id": d["id"], "decision": "deny",
+                        "reason": "timed out", "by": "timeout"}, dec)
+    res = finished(pc)
+    check(res[0]["is_error"] and "timed out" in res[0]["output"], res)
+
+
+def test_child_looser_refused(env):
+    """A child may not ask for a looser policy than its parent's."""
+    start(env)
+    spawn(env, "a", {"policy": "bash", "allow": ["bash:git status"]})
+    kid = os.path.join(env.work, "a", "kid")
+    os.makedirs(kid)
+    scope = [{"target": kid, "permission": "write", "recursive": True}]
+    pc = env.pod_client("a")
+    for appr, word in (({"policy": "writes"}, "looser"),
+                       ({"policy": "bash", "allow": ["bash:git"]},
+                        "bash:git")):
+        run(pc, "@spawn_pod " + json.dumps(
+            {"name": "a.kid", "task": "hi", "scope": scope,
+             "approval": appr}))
+        # spawn_pod is not gated under "bash".
+        res = finished(pc)
+        check(res and res[0]["is_error"] and "not_subset" in
+              res[0]["output"] and word in res[0]["output"], res)
+    run(pc, "@spawn_pod " + json.dumps(
+        {"name": "a.kid", "task": "hi", "scope": scope,
+         "approval": {"policy": "always",
+                      "allow": ["bash:git status --short"]}}))
+    res = finished(pc)
+    check(res and not res[0]["is_error"], res)
+    c = env.control()
+    pod = data(c.request("inspect", {"name": "a.kid"}))
+    check(pod["approval"]["policy"] == "always", pod)
+    # A child without "approval" inherits the parent's.
+    kid2 = os.path.join(env.work, "a", "kid2")
+    os.makedirs(kid2)
+    run(pc, "@spawn_pod " + json.dumps(
+        {"name": "a.kid2", "task": "hi", "scope": [
+            {"target": kid2, "permission": "write", "recursive": True}]}))
+    res = finished(pc)
+    check(res and not res[0]["is_error"], res)
+    pod = data(c.request("inspect", {"name": "a.kid2"}))
+    check(pod["approval"]["policy"] == "bash" and
+          pod["approval"]["allow"] == ["bash:git status"], pod)
+
+
+if __name__ == "__main__":
+    run_tests([test_levels, test_decisions, test_bad_input, test_two_clients,
+               test_kill_worker_pending, test_timeout,
+               test_child_looser_refused])
