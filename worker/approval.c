@@ -6,6 +6,7 @@
 
 #include <event2/event.h>
 #include <json-c/json.h>
+#include <json-c/json_object_iterator.h>
 
 #include "common/clock.h"
 #include "common/id.h"
@@ -106,6 +107,25 @@ approval_free(struct approval *a)
 	free(a);
 }
 
+/* Copy every member of src but skip1/skip2 (may be NULL) into dst. */
+static void
+approval_copy(struct json_object *dst, struct json_object *src,
+	const char *skip1, const char *skip2)
+{
+	struct json_object_iterator it = json_object_iter_begin(src);
+	struct json_object_iterator end = json_object_iter_end(src);
+	const char *key;
+
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		key = json_object_iter_peek_name(&it);
+		if ((skip1 != NULL && strcmp(key, skip1) == 0) ||
+			(skip2 != NULL && strcmp(key, skip2) == 0))
+			continue;
+		json_object_object_add(dst, key,
+			json_object_get(json_object_iter_peek_value(&it)));
+	}
+}
+
 static const char *
 approval_str(struct json_object *o, const char *key)
 {
@@ -204,12 +224,7 @@ approval_replay(struct approval *a)
 			approval_find(a, id, NULL) == NULL &&
 			!json_object_object_get_ex(a->decided, id, NULL)) {
 			d = json_object_new_object();
-			json_object_object_foreach(e, key, val)
-			{
-				if (strcmp(key, "kind") != 0)
-					json_object_object_add(
-						d, key, json_object_get(val));
-			}
+			approval_copy(d, e, "kind", NULL);
 			approval_req_new(a, d);
 		} else if (strcmp(kind, "approval_decision") == 0) {
 			json_object_object_add(a->decided, id,
@@ -334,11 +349,7 @@ approval_ask(struct approval *a, const char *call_id, const char *tool,
 	free(diff);
 	json_object_object_add(d, "ms", json_object_new_int64(clock_now_ms()));
 	e = session_entry_new("approval_request");
-	json_object_object_foreach(d, key, val)
-	{
-		if (strcmp(key, "ms") != 0)
-			json_object_object_add(e, key, json_object_get(val));
-	}
+	approval_copy(e, d, "ms", NULL);
 	turn_commit_entry(a->w->turn, e, true);
 	r = approval_req_new(a, d);
 	free(path);
@@ -448,11 +459,7 @@ approval_finish(struct approval_req *r, const char *decision,
 	if (rule != NULL)
 		json_object_object_add(e, "rule", json_object_new_string(rule));
 	d = json_object_new_object();
-	json_object_object_foreach(e, key, val)
-	{
-		if (strcmp(key, "kind") != 0 && strcmp(key, "ms") != 0)
-			json_object_object_add(d, key, json_object_get(val));
-	}
+	approval_copy(d, e, "kind", "ms");
 	/* Durable before the call may start: a restart never runs it. */
 	turn_commit_entry(a->w->turn, e, true);
 	json_object_object_add(

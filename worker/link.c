@@ -196,8 +196,8 @@ link_send_reattach(struct link *l)
 		w->session ? json_object_new_string(session_segment(w->session))
 			   : NULL);
 	json_object_object_add(p, "status",
-		json_object_new_string(turn_status_name(
-			w->turn ? turn_status(w->turn) : TURN_IDLE)));
+		json_object_new_string(
+			w->turn ? turn_wire_status(w->turn) : "idle"));
 	l->state = LINK_REATTACH;
 	if (conn_call(l->conn, "reattach", p, LINK_HELLO_TIMEOUT_MS,
 		    link_reattach_cb, l) < 0)

@@ -289,6 +289,24 @@ def test_kill_worker_pending(env):
         check(f.read() == "x\n", "ran again after a restore")
 
 
+def test_kill_daemon_pending(env):
+    """kill -9 of podvisord while a request is pending: the worker keeps
+    it; after re-adoption it is still pending and answerable."""
+    start(env)
+    spawn(env, "a", {"policy": "writes"})
+    pc = env.pod_client("a")
+    d = ask(pc, "@write %s/a/f.txt hello" % env.work)
+    env.kill_daemon()
+    env.start_daemon()
+    pc2 = env.pod_client("a")
+    check([p["id"] for p in pc2.prelude["data"]["pending_approvals"]] ==
+          [d["id"]], pc2.prelude)
+    pc2.request("approve", {"id": d["id"], "decision": "allow_once"})
+    finished(pc)
+    with open(os.path.join(env.work, "a", "f.txt")) as f:
+        check(f.read() == "hello", "f.txt")
+
+
 def restore_when_dead(c, name):
     """restore, retried while the daemon still calls the killed pod live
     (already_live); bounded by the attempts, each a round trip."""
@@ -354,5 +372,6 @@ def test_child_looser_refused(env):
 
 if __name__ == "__main__":
     run_tests([test_levels, test_decisions, test_bad_input, test_two_clients,
-               test_kill_worker_pending, test_timeout,
+               test_kill_worker_pending, test_kill_daemon_pending,
+               test_timeout,
                test_child_looser_refused])
