@@ -12,6 +12,9 @@
 #include "supervisord/conf.h"
 #include "supervisord/daemon.h"
 #include "supervisord/podstore.h"
+#include "supervisord/registry.h"
+#include "supervisord/route.h"
+#include "proto/conn.h"
 
 /* One approval key of a config section. */
 int
@@ -152,4 +155,96 @@ approvals_worker_rule(struct pod *p, struct msg *m)
 		return;
 	}
 	podstore_write_later(p->d, p);
+}
+
+/* Relay p's request to its parent as a pod event. */
+void
+approvals_worker_request(struct pod *p, struct msg *m)
+{
+	struct pod *parent = registry_parent(p->d, p);
+	struct json_object *f;
+
+	if (parent == NULL || m->params == NULL) {
+		log_info("pod %s: approval request for a parent it does not "
+			 "have",
+			p->name);
+		return;
+	}
+	f = json_object_new_object();
+	json_object_object_add(f, "request", json_object_get(m->params));
+	(void)route_event(p->d, parent, "child_approval_request", p->name, f);
+}
+
+struct approvals_relay {
+	struct conn *c;
+	struct json_object *id;
+};
+
+static void
+approvals_relay_cb(struct conn *wc, struct msg *m, void *arg)
+{
+	struct approvals_relay *r = arg;
+
+	if (m == NULL)
+		conn_send_error(r->c, r->id, PERR_NOT_LIVE, NULL,
+			"the pod went away before it answered");
+	else
+		conn_send_event(r->c, m->name,
+			m->params != NULL ? json_object_get(m->params)
+					  : json_object_new_object(),
+			r->id);
+	conn_unref(r->c);
+	json_object_put(r->id);
+	free(r);
+}
+
+/* answer_approval from a parent pod. */
+void
+approvals_answer(
+	struct daemon *d, struct pod *viewer, struct conn *c, struct msg *m)
+{
+	const char *name = msg_param_str(m, "pod");
+	const char *reason = msg_param_str(m, "reason");
+	struct approvals_relay *r;
+	struct json_object *p;
+	struct pod *target, *up;
+
+	target = name != NULL ? daemon_pod_find(d, name) : NULL;
+	if (target == NULL) {
+		conn_send_error(c, m->id, PERR_NOT_FOUND, NULL,
+			"no pod named %.64s", name != NULL ? name : "");
+		return;
+	}
+	for (up = target; up != NULL && up != viewer;)
+		up = up->parent != NULL ? daemon_pod_find(d, up->parent) : NULL;
+	if (viewer == NULL || up != viewer || target == viewer) {
+		conn_send_error(c, m->id, PERR_NOT_VISIBLE, NULL,
+			"pod %s is not a descendant of %s: only its parent "
+			"pods may answer its approvals",
+			target->name, viewer != NULL ? viewer->name : "?");
+		return;
+	}
+	if (target->chan == NULL || !daemon_pod_running(target)) {
+		conn_send_error(c, m->id, PERR_NOT_LIVE, NULL,
+			"pod %s is not live", target->name);
+		return;
+	}
+	p = json_object_new_object();
+	json_object_object_add(p, "id", json_object_get(msg_param(m, "id")));
+	json_object_object_add(
+		p, "decision", json_object_get(msg_param(m, "decision")));
+	if (reason != NULL)
+		json_object_object_add(
+			p, "reason", json_object_new_string(reason));
+	r = xcalloc(1, sizeof *r);
+	r->c = conn_ref(c);
+	r->id = json_object_get(m->id);
+	if (conn_call(target->chan->c, "approve", p, 10 * 1000,
+		    approvals_relay_cb, r) < 0) {
+		conn_send_error(c, m->id, PERR_NOT_LIVE, NULL,
+			"pod %s is not live", target->name);
+		conn_unref(r->c);
+		json_object_put(r->id);
+		free(r);
+	}
 }

@@ -42,4 +42,18 @@ int approvals_resolve(struct daemon *d, struct pod *viewer, const char *name,
 /* Worker event approval_rule {rule}: keep an allow_always rule in p. */
 void approvals_worker_rule(struct pod *p, struct msg *m);
 
+/*
+ * Worker event approval_request {…}: p asks its parent, which gets pod
+ * event child_approval_request {request:{…}} (queued, never dropped).
+ */
+void approvals_worker_request(struct pod *p, struct msg *m);
+
+/*
+ * fd-3 request answer_approval {pod, id, decision, reason?} from viewer:
+ * pod must be a descendant of viewer and live; its worker gets approve
+ * {id, decision, reason?, by:"parent"} and its reply is relayed.
+ */
+void approvals_answer(
+	struct daemon *d, struct pod *viewer, struct conn *c, struct msg *m);
+
 #endif

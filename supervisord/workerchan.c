@@ -172,6 +172,14 @@ workerchan_send_to_pod(void *ctx, struct conn *c, struct msg *m)
 }
 
 static void
+workerchan_answer_approval(void *ctx, struct conn *c, struct msg *m)
+{
+	struct client *cl = ctx;
+
+	approvals_answer(cl->d, cl->pod, c, m);
+}
+
+static void
 workerchan_spawn_pod(void *ctx, struct conn *c, struct msg *m)
 {
 	struct client *cl = ctx;
@@ -187,6 +195,13 @@ workerchan_stop_pod(void *ctx, struct conn *c, struct msg *m)
 	podops_stop(cl->d, cl->pod, c, m);
 }
 
+static const struct param_spec workerchan_p_answer[] = {
+	{ "pod", PARAM_STRING, false },
+	{ "id", PARAM_STRING, false },
+	{ "decision", PARAM_STRING, false },
+	{ "reason", PARAM_STRING, true },
+	{ NULL, PARAM_ANY, false },
+};
 static const struct param_spec workerchan_p_name[] = {
 	{ "name", PARAM_STRING, false },
 	{ NULL, PARAM_ANY, false },
@@ -215,6 +230,7 @@ static const struct param_spec workerchan_p_stop[] = {
 
 /* Sorted by name (dispatch_table_valid() is unit-tested). */
 const struct dispatch_entry workerchan_table[] = {
+	{ "answer_approval", workerchan_p_answer, workerchan_answer_approval },
 	{ "list_pods", NULL, workerchan_list_pods },
 	{ "register_peer", workerchan_p_name, workerchan_register_peer },
 	{ "restore_pod", workerchan_p_name, workerchan_restore_pod },
@@ -300,6 +316,8 @@ workerchan_dispatch(struct client *cl, struct msg *m)
 		workerchan_event_turn(p, m, false);
 	else if (strcmp(m->name, "approval_rule") == 0)
 		approvals_worker_rule(p, m);
+	else if (strcmp(m->name, "approval_request") == 0)
+		approvals_worker_request(p, m);
 	else
 		log_debug("pod %s: ignoring event %s", p->name, m->name);
 }

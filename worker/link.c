@@ -274,6 +274,33 @@ link_start(void *ctx, struct conn *c, struct msg *m)
 	approval_started(w->approval);
 }
 
+/* approve {id, decision, reason?}: the parent pod's answer. */
+static void
+link_approve(void *ctx, struct conn *c, struct msg *m)
+{
+	struct link *l = ctx;
+	char *err = NULL;
+	int r;
+
+	if (!l->w->started) {
+		conn_send_error(
+			c, m->id, PERR_INVALID_REQUEST, NULL, "not started");
+		return;
+	}
+	r = approval_decide(l->w->approval, msg_param_str(m, "id"),
+		msg_param_str(m, "decision"), msg_param_str(m, "reason"),
+		"parent", &err);
+	if (r == 0)
+		link_reply_accepted(c, m);
+	else
+		conn_send_error(c, m->id,
+			r == -ENOENT             ? PERR_NOT_FOUND
+				: r == -EALREADY ? PERR_ALREADY_DECIDED
+						 : PERR_INVALID_REQUEST,
+			NULL, "%s", err);
+	free(err);
+}
+
 static void
 link_pod_event(void *ctx, struct conn *c, struct msg *m)
 {
@@ -340,7 +367,15 @@ static const struct param_spec link_start_params[] = {
 	{ NULL, PARAM_ANY, false },
 };
 
+static const struct param_spec link_approve_params[] = {
+	{ "id", PARAM_STRING, false },
+	{ "decision", PARAM_STRING, false },
+	{ "reason", PARAM_STRING, true },
+	{ NULL, PARAM_ANY, false },
+};
+
 static const struct dispatch_entry link_table[] = {
+	{ "approve", link_approve_params, link_approve },
 	{ "pod_event", link_pod_event_params, link_pod_event },
 	{ "scope_changed", link_scope_changed_params, link_scope_changed },
 	{ "shutdown", NULL, link_shutdown },

@@ -36,6 +36,9 @@ struct tool_pod_run {
 static const struct llm_tool_def
 	tool_pod_table
 		[] = {
+			{ "answer_approval",
+				"Answer a tool-call approval request of one of your child pods (it arrives as a child_approval_request notification): allow_once, allow_always or deny with a reason. Leave it unanswered to let your user decide.",
+				"{\"type\":\"object\",\"properties\":{\"pod\":{\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"decision\":{\"type\":\"string\",\"enum\":[\"allow_once\",\"allow_always\",\"deny\"]},\"reason\":{\"type\":\"string\"}},\"required\":[\"pod\",\"id\",\"decision\"]}" },
 			{ "list_pods",
 				"List the pods you can see (yourself, your children and their descendants, your peers) with status and scope.",
 				"{\"type\":\"object\",\"properties\":{}}" },
@@ -385,6 +388,12 @@ tool_pod_reply_cb(struct msg *m, void *arg)
 					    JSON_C_TO_STRING_PLAIN |
 						    JSON_C_TO_STRING_NOSLASHESCAPE)
 				  : "[]"));
+	} else if (strcmp(t, "answer_approval") == 0) {
+		tool_pod_finish(run, false,
+			xstrfmt("answered %s's approval", run->name),
+			xstrfmt("answered approval %s of pod %s: %s",
+				tool_pod_arg_str(run->args, "id"), run->name,
+				tool_pod_arg_str(run->args, "decision")));
 	} else if (strcmp(t, "restore_pod") == 0) {
 		tool_pod_finish(run, false,
 			xstrfmt("%s %s", m->name, run->name),
@@ -404,6 +413,38 @@ tool_pod_reply_cb(struct msg *m, void *arg)
 					: "delivered to %s",
 				run->name));
 	}
+}
+
+/* answer_approval {pod, id, decision, reason?}: podvisord relays it. */
+static struct tool_pod_run *
+tool_pod_answer(struct tool_pod_run *run)
+{
+	static const char *const keys[] = { "pod", "id", "decision" };
+	struct json_object *p;
+	const char *v;
+	size_t i;
+
+	p = json_object_new_object();
+	for (i = 0; i < 3; i++) {
+		if ((v = tool_pod_arg_str(run->args, keys[i])) == NULL) {
+			json_object_put(p);
+			tool_pod_fail_later(run, "invalid_request",
+				keys[i][0] == 'p'
+					? "missing string argument \"pod\""
+					: keys[i][0] == 'i'
+					? "missing string argument \"id\""
+					: "missing string argument "
+					  "\"decision\"");
+			return run;
+		}
+		json_object_object_add(p, keys[i], json_object_new_string(v));
+	}
+	if ((v = tool_pod_arg_str(run->args, "reason")) != NULL)
+		json_object_object_add(p, "reason", json_object_new_string(v));
+	run->name = xstrdup(tool_pod_arg_str(run->args, "pod"));
+	link_call(run->w->link, "answer_approval", p, TOOL_POD_TIMEOUT_MS,
+		tool_pod_reply_cb, run);
+	return run;
 }
 
 /* Start pod tool name; the reply arrives through the link. */
@@ -437,6 +478,8 @@ tool_pod_start(struct worker *w, const char *name, const char *args_json,
 			timeout, tool_pod_reply_cb, run);
 		return run;
 	}
+	if (strcmp(name, "answer_approval") == 0)
+		return tool_pod_answer(run);
 	target = tool_pod_arg_str(run->args, "name");
 	if (target == NULL) {
 		tool_pod_fail_later(run, "invalid_request",

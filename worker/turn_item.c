@@ -160,6 +160,29 @@ turn_item_str(struct json_object *obj, const char *key)
 	return json_object_get_string(v);
 }
 
+/* What a parent's model reads of a child's approval request. */
+static char *
+turn_item_approval_text(struct json_object *params, const char *from)
+{
+	struct json_object *req = NULL;
+	const char *id, *tool, *args, *diff;
+
+	json_object_object_get_ex(params, "request", &req);
+	id = turn_item_str(req, "id");
+	tool = turn_item_str(req, "tool");
+	args = turn_item_str(req, "arguments");
+	diff = turn_item_str(req, "diff");
+	return xstrfmt("Pod %s asks for approval to run %s with arguments "
+		       "%.2048s%s%.4096s\n"
+		       "Answer with answer_approval {\"pod\": \"%s\", "
+		       "\"id\": \"%s\", \"decision\": \"allow_once\" | "
+		       "\"allow_always\" | \"deny\", \"reason\": \"...\"}, or "
+		       "leave it to your user (podvisor approve %s %s).",
+		from ? from : "?", tool ? tool : "?", args ? args : "{}",
+		diff ? "\nDiff:\n" : "", diff ? diff : "", from ? from : "?",
+		id ? id : "?", from ? from : "?", id ? id : "?");
+}
+
 /*
  * The item keeps every field of the event and adds "type" and a "text"
  * line a model can read whatever the provider's translation.
@@ -198,6 +221,8 @@ turn_item_pod_event(struct json_object *params)
 			v ? json_object_to_json_string_ext(
 				    v, JSON_C_TO_STRING_PLAIN)
 			  : "unknown error");
+	} else if (strcmp(kind, "child_approval_request") == 0) {
+		text = turn_item_approval_text(params, from);
 	} else if (strcmp(kind, "child_exited") == 0) {
 		text = xstrfmt("Pod %s exited (%s).", from ? from : "?",
 			turn_item_str(params, "status")

@@ -307,6 +307,61 @@ def test_kill_daemon_pending(env):
         check(f.read() == "hello", "f.txt")
 
 
+def test_parent_answers(env):
+    """A child with no client attached asks its parent: the request comes
+    as a child_approval_request pod event, the parent's model answers with
+    answer_approval; nobody else's parent may."""
+    start(env)
+    spawn(env, "a")
+    spawn(env, "b")
+    kid = os.path.join(env.work, "a", "kid")
+    os.makedirs(kid)
+    out = os.path.join(kid, "out.txt")
+    pa = env.pod_client("a")
+    run(pa, "@spawn_pod " + json.dumps(
+        {"name": "a.kid", "task": "@bash echo kid > %s" % out,
+         "scope": [{"target": kid, "permission": "write",
+                    "recursive": True}],
+         "approval": {"policy": "bash"}}))
+    item = pa.wait_event("system_item", 20, pred=lambda d: d["item"].get(
+        "kind") == "child_approval_request")["data"]["item"]
+    req = item["request"]
+    check(item["from"] == "a.kid" and req["tool"] == "bash" and
+          "answer_approval" in item["text"] and req["id"] in item["text"],
+          item)
+    check(not os.path.exists(out), "the child's call ran unasked")
+    pa.wait_event("run_end", 20)
+    # Another pod tree may not answer it.
+    pb = env.pod_client("b")
+    answer = "@tool answer_approval " + json.dumps(
+        {"pod": "a.kid", "id": req["id"], "decision": "allow_once"})
+    run(pb, answer)
+    res = finished(pb)
+    check(res[0]["is_error"] and "not_visible" in res[0]["output"], res)
+    # Bad input from the parent: the request stays pending.
+    run(pa, "@tool answer_approval " + json.dumps(
+        {"pod": "a.kid", "id": req["id"], "decision": "maybe"}))
+    res = finished(pa)
+    check(res[0]["is_error"] and "invalid_request" in res[0]["output"], res)
+    run(pa, answer)
+    res = finished(pa)
+    check(not res[0]["is_error"], res)
+    # The child ran it, once; a second answer is too late.
+    pa.wait_event("system_item", 20, pred=lambda d: d["item"].get(
+        "kind") == "child_turn_ended")
+    pa.wait_event("run_end", 20)
+    with open(out) as f:
+        check(f.read() == "kid\n", "the child's bash did not run once")
+    run(pa, answer)
+    res = finished(pa)
+    check(res[0]["is_error"] and "already_decided" in res[0]["output"], res)
+    pk = env.pod_client("a.kid")
+    kinds = [(e["kind"], e.get("by")) for e in pk.prelude["data"]["entries"]
+             if e["kind"].startswith("approval_")]
+    check(kinds == [("approval_request", None),
+                    ("approval_decision", "parent")], kinds)
+
+
 def restore_when_dead(c, name):
     """restore, retried while the daemon still calls the killed pod live
     (already_live); bounded by the attempts, each a round trip."""
@@ -373,5 +428,5 @@ def test_child_looser_refused(env):
 if __name__ == "__main__":
     run_tests([test_levels, test_decisions, test_bad_input, test_two_clients,
                test_kill_worker_pending, test_kill_daemon_pending,
-               test_timeout,
+               test_timeout, test_parent_answers,
                test_child_looser_refused])
