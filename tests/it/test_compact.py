@@ -259,8 +259,10 @@ def test_mid_turn(env):
              for c in m["tool_calls"]]
     check(results and all(r["tool_call_id"] in calls for r in results),
           "tool results with their calls: %r" % after)
-    check(any("aaaa" in r["content"] or "eeee" in r["content"]
-              for r in results), "outputs reach the model")
+    # Which calls' outputs are kept depends on where the window filled
+    # (the size of the tool definitions counts): any of the five.
+    check(any(chr(97 + k) * 1200 in r["content"] for r in results
+              for k in range(5)), "outputs reach the model")
     # The user's request survives verbatim (in the summary if cut).
     check(any(text in (m.get("content") or "") for m in after),
           "last user request verbatim: %r" % after)
