@@ -197,6 +197,7 @@ cli_error_fix(const char *code)
 		{ "not_found", "see 'podvisor ls' for the pods that exist" },
 		{ "not_live", "start it again with 'podvisor restore NAME'" },
 		{ "not_subset", "a child may only get scope its parent has" },
+		{ "already_decided", "another answer came first" },
 		{ "write_conflict",
 			"another pod holds write access there; "
 			"stop it or choose another directory" },

@@ -109,6 +109,9 @@ int cmd_daemon(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_doctor(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_demo(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_compact(struct cli *, const struct cli_cmd *, int, char **);
+int cmd_approvals(struct cli *, const struct cli_cmd *, int, char **);
+int cmd_approve(struct cli *, const struct cli_cmd *, int, char **);
+int cmd_deny(struct cli *, const struct cli_cmd *, int, char **);
 
 /*
  * Make sure podvisord answers on control.sock: if not, start it in the

@@ -29,9 +29,79 @@ struct cmd_attach_state {
 	int our_turns; /* our runs accepted and not yet ended */
 	bool stdin_done;
 	bool shutdown_seen;
+	struct json_object
+		*pending; /* approval ids not decided, oldest first */
 	char line[65536];
 	size_t line_len;
 };
+
+/* A pending approval request: show it and remember its id. */
+static void
+cmd_attach_approval(struct cmd_attach_state *st, struct json_object *data)
+{
+	const char *id = cli_json_str(data, "id");
+
+	if (id == NULL)
+		return;
+	if (!json_object_is_type(st->pending, json_type_array))
+		st->pending = json_object_new_array();
+	json_object_array_add(st->pending, json_object_new_string(id));
+	if (st->pr->render == NULL)
+		return;
+	render_approval(&st->render, data);
+	render_note(&st->render,
+		"approve %s? y = allow once, a = allow always, n [REASON] = "
+		"deny",
+		id);
+}
+
+/* Forget a decided request. */
+static void
+cmd_attach_decided(struct cmd_attach_state *st, const char *id)
+{
+	size_t i;
+
+	for (i = 0; id != NULL && st->pending != NULL &&
+		i < json_object_array_length(st->pending);
+		i++)
+		if (strcmp(json_object_get_string(
+				   json_object_array_get_idx(st->pending, i)),
+			    id) == 0) {
+			json_object_array_del_idx(st->pending, i, 1);
+			return;
+		}
+}
+
+/*
+ * y / a / n [REASON] while a request is pending answers the oldest one;
+ * returns false for any other line (a run).
+ */
+static bool
+cmd_attach_answer(struct cmd_attach_state *st, const char *text)
+{
+	struct json_object *p;
+	const char *decision;
+
+	if (st->pending == NULL || json_object_array_length(st->pending) == 0)
+		return false;
+	if (strcmp(text, "y") == 0)
+		decision = "allow_once";
+	else if (strcmp(text, "a") == 0)
+		decision = "allow_always";
+	else if (strcmp(text, "n") == 0 || strncmp(text, "n ", 2) == 0)
+		decision = "deny";
+	else
+		return false;
+	p = json_object_new_object();
+	json_object_object_add(p, "id",
+		json_object_get(json_object_array_get_idx(st->pending, 0)));
+	json_object_object_add(p, "decision", json_object_new_string(decision));
+	if (text[0] == 'n' && text[1] == ' ' && text[2] != '\0')
+		json_object_object_add(
+			p, "reason", json_object_new_string(text + 2));
+	client_send(st->pr->client, "approve", p);
+	return true;
+}
 
 /* Show the greeting and the last entries of the snapshot. */
 static void
@@ -57,6 +127,11 @@ cmd_attach_history(struct cmd_attach_state *st)
 		"attached to %s: type a line to run it; Ctrl-C cancels, twice "
 		"detaches",
 		st->pr->name);
+	if (json_object_object_get_ex(
+		    st->pr->snapshot.params, "pending_approvals", &entries))
+		for (i = 0; i < json_object_array_length(entries); i++)
+			cmd_attach_approval(
+				st, json_object_array_get_idx(entries, i));
 	fflush(stdout);
 }
 
@@ -79,7 +154,7 @@ cmd_attach_input(const char *text)
 static void
 cmd_attach_line(struct cmd_attach_state *st, const char *text)
 {
-	if (*text == '\0')
+	if (*text == '\0' || cmd_attach_answer(st, text))
 		return;
 	if (st->run_id > 0) {
 		/* The previous line still waits for its reply: notify. */
@@ -177,6 +252,20 @@ cmd_attach_msg(struct cmd_attach_state *st, const struct msg *m)
 		st->our_turns--;
 	if (strcmp(m->name, "shutdown") == 0)
 		st->shutdown_seen = true;
+	if (strcmp(m->name, "approval_request") == 0) {
+		/* podrun rendered it: only remember it, then prompt. */
+		st->pr->render = NULL;
+		cmd_attach_approval(st, m->params);
+		st->pr->render = &st->render;
+		render_note(&st->render,
+			"approve %s? y = allow once, a = allow always, n "
+			"[REASON] = deny",
+			cli_json_str(m->params, "id")
+				? cli_json_str(m->params, "id")
+				: "?");
+	}
+	if (strcmp(m->name, "approval_decided") == 0)
+		cmd_attach_decided(st, cli_json_str(m->params, "id"));
 }
 
 /* Ctrl-C: cancel a running turn; twice within 2 s: detach. */
@@ -188,7 +277,8 @@ cmd_attach_sigint(struct cmd_attach_state *st, int64_t *last)
 	if (*last > 0 && now - *last <= CMD_ATTACH_DETACH_MS)
 		return true;
 	*last = now;
-	if (strcmp(st->pr->status, "running") == 0) {
+	if (strcmp(st->pr->status, "running") == 0 ||
+		strcmp(st->pr->status, "waiting_approval") == 0) {
 		client_send(st->pr->client, "cancel", NULL);
 		render_note(&st->render,
 			"cancelling the turn (Ctrl-C again within 2 s to "
@@ -220,7 +310,8 @@ cmd_attach_loop(struct cmd_attach_state *st, bool no_input)
 		}
 		if (st->stdin_done && !no_input && st->run_id == 0 &&
 			st->our_turns == 0 &&
-			strcmp(st->pr->status, "running") != 0)
+			strcmp(st->pr->status, "running") != 0 &&
+			strcmp(st->pr->status, "waiting_approval") != 0)
 			break;
 		if (client_has_pending(st->pr->client)) {
 			r = podrun_pump(st->pr, clock_mono_ms(), &m);
@@ -298,6 +389,7 @@ cmd_attach(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	snprintf(st.render.last_status, sizeof(st.render.last_status), "%s",
 		st.pr->status);
 	r = cmd_attach_loop(&st, no_input);
+	json_object_put(st.pending);
 	free(st.run_text);
 	podrun_free(st.pr);
 	return r;

@@ -139,12 +139,17 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		{ "instruction", required_argument, NULL, 'i' },
 		{ "task", required_argument, NULL, 't' },
 		{ "restart", required_argument, NULL, 'r' },
+		{ "approval", required_argument, NULL, 'A' },
+		{ "allow", required_argument, NULL, 'L' },
+		{ "approval-timeout", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, CLI_OPT_JSON },
 		{ "help", no_argument, NULL, CLI_OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cwd_arg = NULL, *model = NULL, *instruction = NULL;
 	const char *task = NULL, *restart = NULL, *name;
+	const char *approval = NULL, *atimeout = NULL;
+	struct json_object *allow = NULL, *appr;
 	const char **specs = NULL;
 	struct scope_rules rules = { 0 };
 	struct scope_rule rule;
@@ -158,6 +163,7 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		switch (c) {
 		case -1:
 			free(specs);
+			json_object_put(allow);
 			return ex;
 		case 'C':
 			cwd_arg = optarg;
@@ -179,10 +185,30 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		case 'r':
 			restart = optarg;
 			break;
+		case 'A':
+			approval = optarg;
+			break;
+		case 'L':
+			if (allow == NULL)
+				allow = json_object_new_array();
+			json_object_array_add(
+				allow, json_object_new_string(optarg));
+			break;
+		case 'T':
+			atimeout = optarg;
+			break;
 		}
+	}
+	if (atimeout != NULL &&
+		atimeout[strspn(atimeout, "0123456789")] != '\0') {
+		free(specs);
+		json_object_put(allow);
+		return cli_usage_error(cmd,
+			"--approval-timeout is seconds, not '%s'", atimeout);
 	}
 	if (argc - optind != 1) {
 		free(specs);
+		json_object_put(allow);
 		return cli_usage_error(cmd, "expected one NAME");
 	}
 	name = argv[optind];
@@ -228,6 +254,21 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	if (restart != NULL)
 		json_object_object_add(
 			params, "restart", json_object_new_string(restart));
+	if (approval != NULL || allow != NULL || atimeout != NULL) {
+		/* Checked by podvisord, which names what is wrong. */
+		appr = json_object_new_object();
+		if (approval != NULL)
+			json_object_object_add(appr, "policy",
+				json_object_new_string(approval));
+		if (allow != NULL)
+			json_object_object_add(appr, "allow", allow);
+		allow = NULL;
+		if (atimeout != NULL)
+			json_object_object_add(appr, "timeout_s",
+				json_object_new_int64(
+					strtoll(atimeout, NULL, 10)));
+		json_object_object_add(params, "approval", appr);
+	}
 	r = cli_control_request(cli, "spawn", params, &reply);
 	if (r != 0)
 		goto out;
@@ -238,6 +279,7 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 			cwd, name);
 	msg_clear(&reply);
 out:
+	json_object_put(allow);
 	scope_rules_clear(&rules);
 	free(cwd);
 	free(specs);

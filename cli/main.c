@@ -29,6 +29,7 @@ static const struct cli_cmd main_cmds[] = {
 	{ "spawn", cmd_spawn,
 		"NAME [--cwd DIR] [--scope SPEC]... [--model M] "
 		"[--instruction TEXT] [--task TEXT] [--restart on-failure] "
+		"[--approval POLICY] [--allow RULE]... [--approval-timeout S] "
 		"[--json]",
 		"Start a new pod.",
 		"  --cwd DIR           the pod's working directory (default: "
@@ -41,7 +42,15 @@ static const struct cli_cmd main_cmds[] = {
 		"model\n"
 		"  --instruction TEXT  extra system instruction\n"
 		"  --task TEXT         first task, run at once\n"
-		"  --restart POLICY    never (default) | on-failure\n" },
+		"  --restart POLICY    never (default) | on-failure\n"
+		"  --approval POLICY   never | writes | bash | always: which "
+		"tool calls\n"
+		"                      wait for 'podvisor approve' (default: "
+		"config)\n"
+		"  --allow RULE        bash:PREFIX | path:GLOB | tool:GLOB, "
+		"passes\n"
+		"                      without asking; repeatable\n"
+		"  --approval-timeout S  deny a request after S seconds\n" },
 	{ "ls", cmd_ls, "[--json]",
 		"List pods: name, status, parent, model, cwd, write scope.",
 		NULL },
@@ -88,6 +97,19 @@ static const struct cli_cmd main_cmds[] = {
 		"part of its\nhistory (INSTRUCTION is added to the summary "
 		"prompt) and waits for the\nresult. Exit status: 0 compacted, "
 		"1 failed (the pod keeps its old segment).\n" },
+	{ "approvals", cmd_approvals, "[POD] [--json]",
+		"List pending approval requests (of every live pod, or one).",
+		"One line per request: pod, id, tool, age, arguments. Answer "
+		"with\n'podvisor approve POD ID' or 'podvisor deny POD ID "
+		"[REASON]'.\n" },
+	{ "approve", cmd_approve, "POD ID [--always] [--reason TEXT] [--json]",
+		"Allow a pending tool call of a pod.",
+		"  --always       also allow such calls for the rest of the "
+		"pod's life\n"
+		"                 (the same bash command, file or tool)\n"
+		"  --reason TEXT  a note kept with the decision\n" },
+	{ "deny", cmd_deny, "POD ID [REASON] [--json]",
+		"Refuse a pending tool call; REASON reaches the model.", NULL },
 	{ "forget", cmd_forget, "NAME [--json]",
 		"Delete a stopped pod's state and session logs.", NULL },
 	{ "doctor", cmd_doctor, "",

@@ -25,7 +25,7 @@ struct podrun {
 	char *name;
 	struct client *client;
 	struct msg snapshot;
-	char status[16];
+	char status[24];
 	struct render *render; /* borrowed, may be NULL */
 	bool json; /* print each event as a JSON line */
 	bool quiet; /* print nothing (waiting for another turn to end) */

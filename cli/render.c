@@ -151,6 +151,23 @@ render_note(struct render *r, const char *fmt, ...)
 	free(s);
 }
 
+/* An approval request: the call, its diff, and how to answer. */
+void
+render_approval(struct render *r, struct json_object *data)
+{
+	const char *diff = render_str(data, "diff");
+
+	render_note(r, "approval %s needed: %s %.300s",
+		render_str(data, "id") ? render_str(data, "id") : "?",
+		render_str(data, "tool") ? render_str(data, "tool") : "?",
+		render_str(data, "arguments") ? render_str(data, "arguments")
+					      : "");
+	if (diff != NULL) {
+		render_text(r, diff, 4096);
+		render_eol(r);
+	}
+}
+
 /* Text of a segments array; caller frees. */
 char *
 render_segments_text(struct json_object *segments)
@@ -397,6 +414,18 @@ render_event(struct render *r, const char *name, struct json_object *data)
 			render_str(data, "message")
 				? render_str(data, "message")
 				: "");
+	} else if (strcmp(name, "approval_request") == 0) {
+		render_approval(r, data);
+	} else if (strcmp(name, "approval_decided") == 0) {
+		render_note(r, "approval %s: %s by %s%s%s",
+			render_str(data, "id") ? render_str(data, "id") : "?",
+			render_str(data, "decision")
+				? render_str(data, "decision")
+				: "?",
+			render_str(data, "by") ? render_str(data, "by") : "?",
+			render_str(data, "reason") ? ": " : "",
+			render_str(data, "reason") ? render_str(data, "reason")
+						   : "");
 	} else if (strcmp(name, "shutdown") == 0) {
 		render_note(r, "the pod is shutting down");
 	}

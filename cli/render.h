@@ -20,7 +20,7 @@ struct render {
 	bool status; /* print status transitions */
 	bool times; /* prefix entries with their time (logs) */
 	bool mid_line; /* the last output did not end a line */
-	char last_status[16];
+	char last_status[24];
 };
 
 void render_init(struct render *r, FILE *out, bool tty);
@@ -33,6 +33,8 @@ void render_greeting(struct render *r, struct json_object *snapshot);
 /* A bracketed note line (dim on a tty). */
 void render_note(struct render *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* An approval_request's data: the call and its diff. */
+void render_approval(struct render *r, struct json_object *data);
 /* End a partial line, if any. */
 void render_eol(struct render *r);
 

@@ -10,9 +10,12 @@ Run one test: python3 test_approvals.py test_levels
 import json
 import os
 import signal
+import select
+import subprocess
 import threading
+import time
 
-from pvtest import Client, check, data, fail, run_tests
+from pvtest import binary, check, data, fail, run_tests
 
 
 def start(env):
@@ -362,6 +365,85 @@ def test_parent_answers(env):
                     ("approval_decision", "parent")], kinds)
 
 
+def cli(env, *args, code=0):
+    r = env.cli(*args)
+    check(r.returncode == code, "podvisor %s: exit %d (want %d)\n%s%s" %
+          (" ".join(args), r.returncode, code, r.stdout, r.stderr))
+    return r
+
+
+def wait_output(p, needle, timeout=15):
+    """Read p's stdout until needle appears (bounded)."""
+    deadline = time.monotonic() + timeout
+    while needle not in p.out:
+        r, _, _ = select.select([p.stdout], [], [],
+                                max(0, deadline - time.monotonic()))
+        if not r:
+            fail("no %r within %ds: %r" % (needle, timeout, p.out[-2000:]))
+        chunk = os.read(p.stdout.fileno(), 65536)
+        if not chunk:
+            fail("output ended without %r: %r" % (needle, p.out[-2000:]))
+        p.out += chunk
+    return p.out
+
+
+def test_cli(env):
+    """spawn --approval/--allow, approvals, approve, deny, attach y/n."""
+    start(env)
+    w = env.mkdir("a")
+    cli(env, "spawn", "a", "--cwd", w, "--approval", "bash",
+        "--allow", "bash:true", "--approval-timeout", "600")
+    pol = json.loads(cli(env, "--json", "inspect", "a").stdout)["approval"]
+    check(pol == {"policy": "bash", "allow": ["bash:true"],
+                  "timeout_s": 600, "ask": "auto"}, pol)
+    r = cli(env, "spawn", "b", "--cwd", w, "--approval", "often", code=1)
+    check("approval" in r.stderr, r.stderr)
+    pc = env.pod_client("a")
+    d = ask(pc, "@bash echo from-cli")
+    r = cli(env, "approvals")
+    check(d["id"] in r.stdout and "a " in r.stdout and "bash" in r.stdout,
+          r.stdout)
+    lst = json.loads(cli(env, "--json", "approvals", "a").stdout)
+    check([(x["pod"], x["id"]) for x in lst["approvals"]] ==
+          [("a", d["id"])], lst)
+    r = cli(env, "approve", "a", "nope", code=1)
+    check("nope" in r.stderr and "not_found" in r.stderr, r.stderr)
+    cli(env, "approve", "a", d["id"])
+    r = cli(env, "deny", "a", d["id"], code=1)
+    check("already_decided" in r.stderr, r.stderr)
+    finished(pc)
+    d = ask(pc, "@bash echo no")
+    cli(env, "deny", "a", d["id"], "use printf")
+    res = finished(pc)
+    check("use printf" in res[0]["output"], res)
+    check("no pending" in cli(env, "approvals").stdout, "empty list")
+    # attach: the request is shown, y answers it.
+    p = subprocess.Popen([binary("PODVISOR_CLI", "podvisor"), "attach", "a"],
+                         env=env.env, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.out = b""
+    try:
+        wait_output(p, b"[attached to a")
+        run(pc, "@bash echo via-attach")
+        wait_output(p, b"y = allow once")
+        check(b"approval " in p.out and b"via-attach" in p.out, p.out)
+        p.stdin.write(b"y\n")
+        p.stdin.flush()
+        res = finished(pc)
+        check(res and not res[0]["is_error"] and
+              "via-attach" in res[0]["output"], res)
+        run(pc, "@bash echo refused")
+        p.out = p.out.split(b"y = allow once")[-1]
+        wait_output(p, b"y = allow once")
+        p.stdin.write(b"n not this one\n")
+        p.stdin.flush()
+        res = finished(pc)
+        check("not this one" in res[0]["output"], res)
+    finally:
+        p.stdin.close()
+        p.wait(15)
+
+
 def restore_when_dead(c, name):
     """restore, retried while the daemon still calls the killed pod live
     (already_live); bounded by the attempts, each a round trip."""
@@ -428,5 +510,5 @@ def test_child_looser_refused(env):
 if __name__ == "__main__":
     run_tests([test_levels, test_decisions, test_bad_input, test_two_clients,
                test_kill_worker_pending, test_kill_daemon_pending,
-               test_timeout, test_parent_answers,
+               test_timeout, test_parent_answers, test_cli,
                test_child_looser_refused])
