@@ -110,6 +110,16 @@ static const struct cli_cmd main_cmds[] = {
 		"  --reason TEXT  a note kept with the decision\n" },
 	{ "deny", cmd_deny, "POD ID [REASON] [--json]",
 		"Refuse a pending tool call; REASON reaches the model.", NULL },
+	{ "acp", cmd_acp, "[--pod NAME] [--model M]",
+		"Serve the Agent Client Protocol on stdin/stdout (editors).",
+		"An ACP agent for editors (Zed, Neovim, Emacs): JSON-RPC on "
+		"stdin/stdout,\ndiagnostics on stderr. Each ACP session is a "
+		"pod; its sessionId is the\npod's name, so session/load "
+		"works after the editor, the worker or\npodvisord restarted. "
+		"It needs a running podvisord and starts none.\n"
+		"  --pod NAME  session/new uses this pod (spawned once, then "
+		"restored)\n"
+		"  --model M   the model of the pods session/new spawns\n" },
 	{ "forget", cmd_forget, "NAME [--json]",
 		"Delete a stopped pod's state and session logs.", NULL },
 	{ "doctor", cmd_doctor, "",
