@@ -62,6 +62,14 @@ struct acp_session {
 };
 
 static void acp_session_attach(struct acp_session *s, const char *sock);
+
+/* A turn is running (waiting for an approval counts). */
+static bool
+acp_session_busy(const struct acp_session *s)
+{
+	return strcmp(s->status, "running") == 0 ||
+		strcmp(s->status, "waiting_approval") == 0;
+}
 static void acp_session_restore(struct acp_session *s);
 
 static struct acp_session *
@@ -314,8 +322,7 @@ acp_session_event(struct acp_session *s, const struct msg *m)
 	if (strcmp(m->name, "status") == 0) {
 		if ((v = cli_json_str(m->params, "status")) != NULL)
 			snprintf(s->status, sizeof(s->status), "%s", v);
-		if (s->pstate == ACP_PROMPT_WAITING &&
-			strcmp(s->status, "running") != 0)
+		if (s->pstate == ACP_PROMPT_WAITING && !acp_session_busy(s))
 			acp_session_send_run(s);
 		return;
 	}
@@ -794,7 +801,7 @@ acp_session_prompt(struct acp *a, struct json_object *id, struct json_object *p)
 	s->prompt_id = json_object_get(id);
 	s->prompt_input = input;
 	s->cancel = false;
-	if (strcmp(s->status, "running") == 0)
+	if (acp_session_busy(s))
 		s->pstate = ACP_PROMPT_WAITING;
 	else
 		acp_session_send_run(s);
