@@ -4,8 +4,6 @@
 
 #include "common/approval_policy.h"
 
-struct config;
-struct config_approval;
 struct daemon;
 struct pod;
 struct json_object;
@@ -18,15 +16,6 @@ struct msg;
  * no looser than its parent's), rules a worker adds with allow_always,
  * and the route of a child's request to its parent pod.
  */
-
-/*
- * One approval* key of [defaults] or [pod.NAME] into a: 1 if taken, 0 if
- * the key is unknown, -EINVAL with a sentence if its value is bad.
- */
-int approvals_conf_key(struct config_approval *a, const char *name,
-	const char *value, char **reterr_msg);
-/* The [pod.NAME] entry for name, added if missing (borrowed). */
-struct config_approval *approvals_conf_pod(struct config *c, const char *name);
 
 /*
  * The policy a new pod gets: the parent's (viewer) or, for a top-level

@@ -10,7 +10,7 @@
 #include "common/atomicfile.h"
 #include "common/podname.h"
 #include "common/xmalloc.h"
-#include "supervisord/approvals.h"
+#include "supervisord/conf_approval.h"
 #include "supervisord/conf.h"
 
 #define CONF_MAX_FILE (1024u * 1024u)
@@ -237,13 +237,13 @@ conf_handle_provider(struct conf_parse *cp, const char *name, const char *value)
 }
 
 static int
-conf_approval(struct conf_parse *cp, struct config_approval *a,
+conf_handle_approval(struct conf_parse *cp, struct config_approval *a,
 	const char *name, const char *value)
 {
 	char *err = NULL, *msg;
 	int r;
 
-	r = approvals_conf_key(a, name, value, &err);
+	r = conf_approval_key(a, name, value, &err);
 	if (r > 0)
 		return 1;
 	if (r == 0)
@@ -287,7 +287,8 @@ conf_handler(
 			return 1;
 		}
 		if (strncmp(name, "approval", 8) == 0)
-			return conf_approval(cp, &c->approval, name, value);
+			return conf_handle_approval(
+				cp, &c->approval, name, value);
 		return conf_error(cp, "unknown key \"%s\" in [defaults]", name);
 	}
 	if (strncmp(section, "pod.", 4) == 0) {
@@ -299,8 +300,8 @@ conf_handler(
 				"(approval, approval_allow, approval_timeout, "
 				"approval_ask)",
 				name);
-		return conf_approval(
-			cp, approvals_conf_pod(c, section + 4), name, value);
+		return conf_handle_approval(
+			cp, conf_approval_pod(c, section + 4), name, value);
 	}
 	if (strcmp(section, "compaction") == 0)
 		return conf_handle_compaction(cp, name, value);

@@ -462,6 +462,16 @@ approval_finish(struct approval_req *r, const char *decision,
 	approval_copy(d, e, "kind", "ms");
 	/* Durable before the call may start: a restart never runs it. */
 	turn_commit_entry(a->w->turn, e, true);
+	if (allow && session_pending(a->w->session) > 0) {
+		/*
+		 * Not on disk: after a crash the request would be pending
+		 * again and could be allowed twice.  Refuse this time.
+		 */
+		allow = false;
+		why = xstrdup("not run: the session log cannot be written, "
+			      "so the approval would not survive a restart; "
+			      "ask again later");
+	}
 	json_object_object_add(
 		a->decided, r->id, json_object_new_string(decision));
 	TAILQ_REMOVE(&a->pending, r, entry);
@@ -473,7 +483,7 @@ approval_finish(struct approval_req *r, const char *decision,
 			rd, "rule", json_object_new_string(rule));
 		link_send_event(a->w->link, "approval_rule", rd);
 	}
-	if (!allow)
+	if (!allow && why == NULL)
 		why = xstrfmt("denied by the %s%s%s",
 			strcmp(by, "parent") == 0 ? "parent pod"
 				: strcmp(by, "timeout") == 0

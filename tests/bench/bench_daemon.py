@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: ISC
 """Benchmarks of podvisord and podvisor-worker, black-box over sockets.
 
-    bench_daemon.py [spawn] [fanout] [restore] [recovery]   (default: all)
+    bench_daemon.py [spawn] [fanout] [restore] [recovery] [approval]
+                                                           (default: all)
 
 spawn     4. spawn -> spawned latency (p50/p99 over 200 spawns) against a
              fork+exec+wait of a trivial (static) program from this driver;
@@ -15,6 +16,8 @@ fanout    7. text_delta events/s delivered to 1, 16, 64 attached clients
              with one stalled client against the same run without it.
 restore   8. control restore -> restored for a 100,000-entry session log,
              against the same restore with a fresh (1-entry) log.
+approval 10. a pending approval while idle (worker USS, wakeups) and the
+             approve -> tool start latency (see bench_approval).
 recovery  9. kill -9 of podvisord with 100 live pods -> every pod re-adopted
              (list shows them live with unchanged pids, and each worker's
              supervisor link answers list_pods again), against the same
@@ -614,8 +617,93 @@ def bench_recovery():
         env.cleanup()
 
 
+def ctxt_switches(pid):
+    """Voluntary + involuntary context switches of pid (its wakeups)."""
+    n = 0
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            key, _, val = line.partition(":")
+            if key.endswith("ctxt_switches"):
+                n += int(val)
+    return n
+
+
+def bench_approval():
+    """10. a pending approval request while idle: worker USS and wakeups
+    against pods idle after the same turn without one; approve -> accepted
+    (the reply leaves once the decision is fsynced and the tool started)
+    against an approve of an unknown id (the same round trip, no work)."""
+    env = new_env("approval", max_pods=100)
+    try:
+        env.start_daemon()
+        c = env.control(timeout=30)
+        groups = {"idle": [], "pending": []}
+        for i in range(20):
+            kind = "pending" if i % 2 else "idle"
+            name = "%s%02d" % (kind, i)
+            params = spawn_params(env, name)
+            params["approval"] = {"policy": "bash" if i % 2 else "never"}
+            pid = data(c.request("spawn", params))["pid"]
+            pc = env.pod_client(name, timeout=30)
+            pc.request("run", pvtest.text_input("@bash true"))
+            pc.wait(lambda m: m.get("event") in ("approval_request",
+                                                 "run_end"), 30)
+            groups[kind].append((pid, pc))
+        for kind in groups:  # let the pending ones settle into waiting
+            for pid, pc in groups[kind]:
+                pc.call("snapshot", None, 30)
+        mem = {k: [memory(pid) for pid, _ in v] for k, v in groups.items()}
+        sw0 = {k: [ctxt_switches(pid) for pid, _ in v]
+               for k, v in groups.items()}
+        t0 = now()
+
+        # Latency on another pod, meanwhile (this is the idle window).
+        params = spawn_params(env, "lat")
+        params["approval"] = {"policy": "always"}
+        c.request("spawn", params)
+        f = os.path.join(env.work, "lat", "f.txt")
+        with open(f, "w") as fh:
+            fh.write("x\n")
+        pc = env.pod_client("lat", timeout=30)
+        lat, base = [], []
+        for i in range(200):
+            pc.request("run", pvtest.text_input("@read %s" % f))
+            req = pc.wait_event("approval_request", 30)["data"]
+            t = now()
+            r = pc.call("approve", {"id": "unknown%d" % i,
+                                    "decision": "allow_once"}, 30)
+            base.append(now() - t)
+            pvtest.check(data(r).get("code") == "not_found", r)
+            t = now()
+            r = pc.call("approve", {"id": req["id"],
+                                    "decision": "allow_once"}, 30)
+            lat.append(now() - t)
+            pvtest.check(r.get("event") == "accepted", r)
+            pc.wait_event("run_end", 30)
+        window = now() - t0
+        sw1 = {k: [ctxt_switches(pid) for pid, _ in v]
+               for k, v in groups.items()}
+        figure("worker_uss_pending_approval",
+               median([m[0] for m in mem["pending"]]) / 1024, "MiB",
+               median([m[0] for m in mem["idle"]]) / 1024)
+        wake = {k: median([b - a for a, b in zip(sw0[k], sw1[k])])
+                for k in groups}
+        note("wakeups over %.1f s: pending %s, idle %s (context switches "
+             "per worker, median)" % (window, wake["pending"],
+                                      wake["idle"]))
+        figure("worker_wakeups_pending", wake["pending"], "count",
+               wake["idle"])
+        figure("approve_to_tool_start_p50", median(lat) * 1e3, "ms",
+               median(base) * 1e3)
+        figure("approve_to_tool_start_p99", quantile(lat, 0.99) * 1e3, "ms",
+               quantile(base, 0.99) * 1e3)
+    finally:
+        env.cleanup()
+
+
 BENCHES = {"spawn": bench_spawn, "fanout": bench_fanout,
-           "restore": bench_restore, "recovery": bench_recovery}
+           "restore": bench_restore, "recovery": bench_recovery,
+           "approval": bench_approval}
 
 
 def main():
