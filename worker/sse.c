@@ -336,8 +336,8 @@ sse_keep(struct sse *sse, const char *p, size_t len)
  * ends in the same chunk, and is copied once, into the event, otherwise.
  * Only a line cut by the chunk end is kept for the next chunk.
  */
-int
-sse_feed(struct sse *sse, const char *buf, size_t len)
+static __attribute__((noinline)) int
+sse_feed_lines(struct sse *sse, const char *buf, size_t len)
 {
 	const char *p = buf, *end = buf + len, *nl, *cr, *crlim, *eol;
 	size_t n;
@@ -351,16 +351,6 @@ sse_feed(struct sse *sse, const char *buf, size_t len)
 		sse->skip_lf = false;
 		if (*p == '\n')
 			p++;
-	} else if (len < SSE_SMALL) {
-		/* Tiny pieces (a trickling stream) mostly end no line. */
-		for (eol = p; eol < end && *eol != '\n' && *eol != '\r'; eol++)
-			;
-		if (eol == end) {
-			r = sse_keep(sse, p, len);
-			if (r != 0)
-				goto fail;
-			return 0;
-		}
 	}
 	/*
 	 * nl: the next LF at or after p, or end for none.  cr: the next CR,
@@ -441,6 +431,31 @@ fail:
 	sse->ref = NULL;
 	sse->err = r;
 	return r;
+}
+
+/*
+ * Parse len bytes.  Tiny pieces (a trickling stream, down to a byte a
+ * call) mostly end no line: they are copied onto the kept line while
+ * looking for its end, in a loop small enough to need no saved
+ * registers.  A piece that ends a line, does not fit, or follows a CR
+ * takes sse_feed_lines(), which copies it again.
+ */
+int
+sse_feed(struct sse *sse, const char *buf, size_t len)
+{
+	struct sse_buf *b = &sse->line;
+	size_t i;
+
+	if (len < SSE_SMALL && sse->err == 0 && !sse->skip_lf &&
+		b->cap - b->len > len && len <= sse->max - b->len) {
+		for (i = 0; i < len && buf[i] != '\n' && buf[i] != '\r'; i++)
+			b->p[b->len + i] = buf[i];
+		if (i == len) {
+			b->len += len;
+			return 0;
+		}
+	}
+	return sse_feed_lines(sse, buf, len);
 }
 
 /* The last event id seen. */
