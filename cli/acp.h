@@ -49,6 +49,39 @@ struct acp {
 	int64_t next_call_id;
 };
 
+/* One ACP session: one pod (acp_session.c). */
+enum acp_prompt_state {
+	ACP_PROMPT_NONE,
+	ACP_PROMPT_WAITING, /* another client's turn runs: run once idle */
+	ACP_PROMPT_SENT, /* 'run' sent, no reply yet */
+	ACP_PROMPT_RUNNING, /* 'run' accepted: the next run_end is ours */
+};
+
+struct acp_session {
+	struct acp *acp;
+	struct acp_session *next;
+	char *name; /* the sessionId and the pod's name */
+	char *cwd; /* the pod's, from the snapshot greeting */
+	struct conn *pod; /* NULL while not attached */
+	bool attached; /* the snapshot arrived */
+	bool closing; /* dropped: callbacks must not touch it */
+	bool retried; /* a load already tried 'restore' once */
+
+	struct json_object *open_id; /* new/load to answer at the snapshot */
+	bool open_load; /* replay the snapshot, answer {} */
+
+	struct json_object *prompt_id; /* the pending session/prompt */
+	struct json_object *prompt_input; /* its segments */
+	enum acp_prompt_state pstate;
+	bool cancel; /* session/cancel arrived for it */
+	bool echo_skip; /* our own user_message is not echoed */
+	char llm_stop[32]; /* the last llm_call_end stop_reason */
+
+	char status[24]; /* the pod's: idle, running, paused, … */
+	struct json_object *edits; /* toolCallId → diff (acp_map_keep_diff) */
+	struct acp_approval *approvals; /* asked of the editor, unanswered */
+};
+
 /* Reply to the request id (borrowed; NULL: a notification, no reply). */
 void acp_reply(struct acp *a, struct json_object *id, struct json_object *res);
 /* Error reply; data (may be NULL) is taken. */
@@ -93,6 +126,17 @@ void acp_session_cancel(
 void acp_session_free_all(struct acp *a);
 
 /*
+ * acp_approval.c: a pod's approval_request becomes a
+ * session/request_permission; the editor's choice a pod 'approve'.
+ * Another client deciding first withdraws the question
+ * ($/cancel_request).
+ */
+void acp_approval_ask(struct acp_session *s, struct json_object *data);
+void acp_approval_decided(struct acp_session *s, struct json_object *data);
+/* Withdraw every open question of s (the pod went away, s is dropped). */
+void acp_approval_drop_all(struct acp_session *s);
+
+/*
  * Checked parameter access: the string member key of params, or NULL
  * after an -32602 error naming the field was sent (when required).
  */
@@ -124,6 +168,16 @@ struct json_object *acp_map_prompt(
 	struct json_object *prompt, char **reterr_msg);
 /* Keep a write/edit diff across the call's updates (edits: id → diff). */
 void acp_map_keep_diff(struct json_object *edits, struct json_object *update);
+/*
+ * session/request_permission params (all but sessionId) for a pod's
+ * approval_request data: the tool call (pending, with its diff) and the
+ * options allow_once, allow_always, deny (kinds allow_once,
+ * allow_always, reject_once).  NULL if data lacks id/call_id/tool.
+ */
+struct json_object *acp_map_permission(
+	struct json_object *data, const char *cwd);
+/* The pod's approve decision for a chosen optionId, or NULL. */
+const char *acp_map_decision(const char *option_id);
 /* ACP stopReason for a run_end result and the last llm stop_reason. */
 const char *acp_map_stop_reason(const char *result, const char *llm_stop);
 

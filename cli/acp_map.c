@@ -672,3 +672,74 @@ acp_map_keep_diff(struct json_object *edits, struct json_object *update)
 	json_object_object_add(update, "content", merged);
 	json_object_object_del(edits, id);
 }
+
+static struct json_object *
+acp_map_option(const char *id, const char *name, const char *kind)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "optionId", json_object_new_string(id));
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "kind", json_object_new_string(kind));
+	return o;
+}
+
+/* session/request_permission params (but sessionId) for a request. */
+struct json_object *
+acp_map_permission(struct json_object *data, const char *cwd)
+{
+	struct json_object *p, *call, *options, *content, *c;
+	const char *call_id = acp_map_str(data, "call_id");
+	const char *tool = acp_map_str(data, "tool");
+	const char *diff = acp_map_str(data, "diff");
+	char *text;
+
+	if (call_id == NULL || tool == NULL || acp_map_str(data, "id") == NULL)
+		return NULL;
+	call = acp_map_call("tool_call_update", call_id, tool,
+		acp_map_str(data, "arguments"), cwd);
+	json_object_object_del(call, "sessionUpdate");
+	json_object_object_add(
+		call, "status", json_object_new_string("pending"));
+	if (diff != NULL && diff[0] != '\0') {
+		/* What a write would change in the file as it is now. */
+		if (!json_object_object_get_ex(call, "content", &content)) {
+			content = json_object_new_array();
+			json_object_object_add(call, "content", content);
+		}
+		text = xstrfmt("```diff\n%s%s```", diff,
+			diff[strlen(diff) - 1] == '\n' ? "" : "\n");
+		c = json_object_new_object();
+		json_object_object_add(
+			c, "type", json_object_new_string("content"));
+		json_object_object_add(c, "content", acp_map_text_block(text));
+		json_object_array_add(content, c);
+		free(text);
+	}
+	options = json_object_new_array();
+	json_object_array_add(options,
+		acp_map_option("allow_once", "Allow once", "allow_once"));
+	json_object_array_add(options,
+		acp_map_option("allow_always",
+			"Always allow (this command, file or tool)",
+			"allow_always"));
+	json_object_array_add(
+		options, acp_map_option("deny", "Deny", "reject_once"));
+	p = json_object_new_object();
+	json_object_object_add(p, "toolCall", call);
+	json_object_object_add(p, "options", options);
+	return p;
+}
+
+/* The pod's approve decision for an ACP optionId, or NULL. */
+const char *
+acp_map_decision(const char *option_id)
+{
+	if (option_id == NULL)
+		return NULL;
+	if (strcmp(option_id, "allow_once") == 0 ||
+		strcmp(option_id, "allow_always") == 0 ||
+		strcmp(option_id, "deny") == 0)
+		return option_id;
+	return NULL;
+}

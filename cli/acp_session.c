@@ -30,37 +30,6 @@
 /* Bound on a control request (spawn waits for the worker's ready). */
 #define ACP_CONTROL_TIMEOUT_MS 30000
 
-enum acp_prompt_state {
-	ACP_PROMPT_NONE,
-	ACP_PROMPT_WAITING, /* another client's turn runs: run once idle */
-	ACP_PROMPT_SENT, /* 'run' sent, no reply yet */
-	ACP_PROMPT_RUNNING, /* 'run' accepted: the next run_end is ours */
-};
-
-struct acp_session {
-	struct acp *acp;
-	struct acp_session *next;
-	char *name; /* the sessionId and the pod's name */
-	char *cwd; /* the pod's, from the snapshot greeting */
-	struct conn *pod; /* NULL while not attached */
-	bool attached; /* the snapshot arrived */
-	bool closing; /* dropped: callbacks must not touch it */
-	bool retried; /* a load already tried 'restore' once */
-
-	struct json_object *open_id; /* new/load to answer at the snapshot */
-	bool open_load; /* replay the snapshot, answer {} */
-
-	struct json_object *prompt_id; /* the pending session/prompt */
-	struct json_object *prompt_input; /* its segments */
-	enum acp_prompt_state pstate;
-	bool cancel; /* session/cancel arrived for it */
-	bool echo_skip; /* our own user_message is not echoed */
-	char llm_stop[32]; /* the last llm_call_end stop_reason */
-
-	char status[24]; /* the pod's: idle, running, paused, … */
-	struct json_object *edits; /* toolCallId → diff (acp_map_keep_diff) */
-};
-
 static void acp_session_attach(struct acp_session *s, const char *sock);
 
 /* A turn is running (waiting for an approval counts). */
@@ -143,6 +112,7 @@ acp_session_drop(struct acp_session *s)
 			break;
 		}
 	s->closing = true;
+	acp_approval_drop_all(s);
 	acp_session_detach(s);
 	if (event_base_once(s->acp->base, -1, EV_TIMEOUT, acp_session_free_cb,
 		    s, &now) < 0)
@@ -336,6 +306,14 @@ acp_session_event(struct acp_session *s, const struct msg *m)
 		acp_session_run_end(s, m->params);
 		return;
 	}
+	if (strcmp(m->name, "approval_request") == 0) {
+		acp_approval_ask(s, m->params);
+		return;
+	}
+	if (strcmp(m->name, "approval_decided") == 0) {
+		acp_approval_decided(s, m->params);
+		return;
+	}
 	if (strcmp(m->name, "alert") == 0) {
 		v = cli_json_str(m->params, "level");
 		fprintf(stderr, "podvisor: acp: pod %s: %s: %s\n", s->name,
@@ -397,6 +375,15 @@ acp_session_snapshot(struct acp_session *s, const struct msg *m)
 	s->open_id = NULL;
 	acp_reply(s->acp, id, res);
 	json_object_put(id);
+	/* Questions the pod still waits on, asked after the history. */
+	if (json_object_object_get_ex(
+		    m->params, "pending_approvals", &entries) &&
+		json_object_is_type(entries, json_type_array)) {
+		n = json_object_array_length(entries);
+		for (i = 0; i < n; i++)
+			acp_approval_ask(
+				s, json_object_array_get_idx(entries, i));
+	}
 }
 
 static void
@@ -427,6 +414,7 @@ acp_session_pod_close_cb(struct conn *c, void *arg)
 	s->attached = false;
 	conn_unref(c);
 	fprintf(stderr, "podvisor: acp: pod %s closed its socket\n", s->name);
+	acp_approval_drop_all(s);
 	if (s->open_id != NULL) {
 		msg = xstrfmt("pod %s closed its socket before its snapshot "
 			      "(see 'podvisor logs %s')",

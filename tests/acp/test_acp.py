@@ -131,6 +131,15 @@ class Editor:
             timeout, what)
         return m["update"]
 
+    def wait_permission(self, timeout=None):
+        """The next session/request_permission ({"permission", "tag"})."""
+        return self.lines.wait(lambda m: "permission" in self._collect(m),
+                               timeout, "a permission request")
+
+    def answer(self, tag, option):
+        self.send({"op": "answer", "tag": tag,
+                   "outcome": {"outcome": "selected", "optionId": option}})
+
     def notify(self, method, params):
         self.send({"op": "notify", "method": method, "params": params})
 
@@ -499,6 +508,111 @@ def test_no_daemon(env):
     check(not os.path.exists(env.control_sock), "a daemon was started")
 
 
+def start_approvals(env):
+    """fakellm, and pods that ask before write and edit."""
+    url = env.start_fakellm()
+    env.write_config("[defaults]\nmodel = fake/fake-model\napproval = writes\n"
+                     "\n[provider.fake]\nscheme = openai_chat\n"
+                     "base_url = %s/v1\n" % url)
+    env.start_daemon()
+
+
+def statuses(ed, call_id):
+    return [u["update"].get("status") for u in ed.updates
+            if u["update"].get("toolCallId") == call_id]
+
+
+def test_permission_allow_deny(env):
+    start_approvals(env)
+    ed = Editor(env)
+    _, cwd, sid = open_session(env, ed)
+    tag = ed.start("session/prompt", {"sessionId": sid,
+                                      "prompt": prompt("@write a.txt hello")})
+    m = ed.wait_permission()
+    perm = m["permission"]
+    check(perm["sessionId"] == sid, perm)
+    call = perm["toolCall"]
+    path = os.path.join(cwd, "a.txt")
+    check(call["kind"] == "edit" and call["status"] == "pending" and
+          call["locations"] == [{"path": path}], call)
+    check(call["content"][0] == {"type": "diff", "path": path,
+                                 "newText": "hello"}, call)
+    check([o["kind"] for o in perm["options"]] ==
+          ["allow_once", "allow_always", "reject_once"], perm["options"])
+    check(not os.path.exists(path), "written before the answer")
+    ed.answer(m["tag"], "allow_once")
+    r = ed.wait_tag(tag)
+    check(r.get("result", {}).get("stopReason") == "end_turn", r)
+    with open(path) as f:
+        check(f.read() == "hello", "a.txt")
+    check(statuses(ed, call["toolCallId"])[-1] == "completed",
+          statuses(ed, call["toolCallId"]))
+    # Deny: the call fails, the turn goes on and ends.
+    tag = ed.start("session/prompt", {"sessionId": sid,
+                                      "prompt": prompt("@write b.txt no")})
+    m = ed.wait_permission()
+    ed.answer(m["tag"], "deny")
+    r = ed.wait_tag(tag)
+    check(r.get("result", {}).get("stopReason") == "end_turn", r)
+    check(not os.path.exists(os.path.join(cwd, "b.txt")), "denied, written")
+    cid = m["permission"]["toolCall"]["toolCallId"]
+    check(statuses(ed, cid)[-1] == "failed", statuses(ed, cid))
+    # Always: the pod keeps a rule for the file.
+    tag = ed.start("session/prompt", {"sessionId": sid,
+                                      "prompt": prompt("@write c.txt 1")})
+    m = ed.wait_permission()
+    ed.answer(m["tag"], "allow_always")
+    r = ed.wait_tag(tag)
+    check(os.path.exists(os.path.join(cwd, "c.txt")), "c.txt")
+    rules = json.dumps(inspect(env, sid).get("approval"))
+    check("c.txt" in rules, "no allow_always rule: %s" % rules)
+    ed.close()
+
+
+def test_permission_decided_elsewhere(env):
+    """Another client answers first: the editor's question is withdrawn."""
+    start_approvals(env)
+    ed = Editor(env)
+    _, cwd, sid = open_session(env, ed)
+    tag = ed.start("session/prompt", {"sessionId": sid,
+                                      "prompt": prompt("@write d.txt x")})
+    m = ed.wait_permission()
+    pc = Client(env.pod_sock(sid), expect_prelude="snapshot")
+    pend = pc.prelude["data"]["pending_approvals"]
+    check(len(pend) == 1, pend)
+    pc.request("approve", {"id": pend[0]["id"], "decision": "allow_once"})
+    ed.lines.wait(lambda mm: ed._collect(mm).get("permission_aborted") ==
+                  m["tag"], what="the withdrawn question")
+    r = ed.wait_tag(tag)
+    check(r.get("result", {}).get("stopReason") == "end_turn", r)
+    check(os.path.exists(os.path.join(cwd, "d.txt")), "d.txt")
+    pc.close()
+    ed.close()
+
+
+def test_permission_after_reload(env):
+    """The editor closed while the pod waited: a reopened one is asked."""
+    start_approvals(env)
+    ed = Editor(env)
+    _, cwd, sid = open_session(env, ed)
+    ed.start("session/prompt", {"sessionId": sid,
+                                "prompt": prompt("@write e.txt y")})
+    ed.wait_permission()
+    ed.close()
+    ed = Editor(env)
+    ed.call("initialize", {"protocolVersion": 1})
+    ed.call("session/load", {"sessionId": sid, "cwd": cwd, "mcpServers": []})
+    m = ed.wait_permission()
+    check(m["permission"]["toolCall"]["kind"] == "edit", m)
+    ed.answer(m["tag"], "allow_once")
+    ed.wait_update(lambda u: u["update"]["sessionUpdate"] ==
+                   "agent_message_chunk" and "write ok" in
+                   text_of(ed.updates, "agent_message_chunk"),
+                   what="the rest of the turn")
+    check(os.path.exists(os.path.join(cwd, "e.txt")), "e.txt")
+    ed.close()
+
+
 def main():
     if not os.path.isdir(os.path.join(HERE, "node_modules",
                                       "@agentclientprotocol", "sdk")):
@@ -512,7 +626,9 @@ def main():
                test_cancel_mid_turn, test_load_after_kill9,
                test_load_after_daemon_restart, test_several_clients,
                test_unknown_session_and_bad_params, test_malformed_input,
-               test_no_daemon])
+               test_no_daemon, test_permission_allow_deny,
+               test_permission_decided_elsewhere,
+               test_permission_after_reload])
 
 
 if __name__ == "__main__":

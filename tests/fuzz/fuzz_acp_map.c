@@ -50,6 +50,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		acp_map_keep_diff(edits, json_object_array_get_idx(ups, i));
 	json_object_put(ups);
 	json_object_put(edits);
+	json_object_put(acp_map_permission(v, "/w"));
 	json_object_put(v);
 	return 0;
 }

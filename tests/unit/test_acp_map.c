@@ -238,6 +238,38 @@ test_stop_reasons(void **state)
 	assert_null(acp_map_stop_reason("error", ""));
 }
 
+static void
+test_permission(void **state)
+{
+	struct json_object *d, *p;
+
+	(void)state;
+	d = parse("{\"id\":\"AB12CD34\",\"call_id\":\"c9\",\"tool\":"
+		  "\"bash\",\"arguments\":\"{\\\"command\\\":\\\"make\\\"}\","
+		  "\"paths\":[\"/w\"],\"ms\":1}");
+	p = acp_map_permission(d, "/w");
+	assert_string_equal(str(p),
+		"{\"toolCall\":{\"toolCallId\":\"c9\",\"title\":"
+		"\"bash: make\",\"kind\":\"execute\",\"status\":\"pending\","
+		"\"locations\":[{\"path\":\"/w\"}],\"rawInput\":"
+		"{\"command\":\"make\"}},\"options\":["
+		"{\"optionId\":\"allow_once\",\"name\":\"Allow once\","
+		"\"kind\":\"allow_once\"},"
+		"{\"optionId\":\"allow_always\",\"name\":\"Always allow "
+		"(this command, file or tool)\",\"kind\":\"allow_always\"},"
+		"{\"optionId\":\"deny\",\"name\":\"Deny\",\"kind\":"
+		"\"reject_once\"}]}");
+	json_object_put(p);
+	json_object_put(d);
+	d = parse("{\"call_id\":\"c9\",\"tool\":\"bash\"}");
+	assert_null(acp_map_permission(d, "/w"));
+	json_object_put(d);
+	assert_string_equal(acp_map_decision("allow_always"), "allow_always");
+	assert_string_equal(acp_map_decision("deny"), "deny");
+	assert_null(acp_map_decision("reject_always"));
+	assert_null(acp_map_decision(NULL));
+}
+
 int
 main(void)
 {
@@ -249,6 +281,7 @@ main(void)
 		cmocka_unit_test(test_entries),
 		cmocka_unit_test(test_prompt),
 		cmocka_unit_test(test_stop_reasons),
+		cmocka_unit_test(test_permission),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
