@@ -9,12 +9,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <ini.h>
 #include <json-c/json.h>
 #include <linux/landlock.h>
 
 #include "cli/cli.h"
+#include "cli/curl_lazy.h"
 #include "cli/client.h"
 #include "common/mountns.h"
 #include "common/xmalloc.h"
@@ -302,23 +302,24 @@ cmd_doctor_http(struct cmd_doctor *dr, struct cmd_doctor_provider *p)
 		cmd_doctor_line(dr, DOCTOR_WARN,
 			"export the key in the daemon's environment",
 			"provider %s: %s is not set here", p->name, p->key_env);
-	h = curl_easy_init();
+	h = curl_lazy.easy_init();
 	if (h == NULL) {
 		cmd_doctor_line(
 			dr, DOCTOR_FAIL, NULL, "libcurl does not start");
 		return;
 	}
-	curl_easy_setopt(h, CURLOPT_URL, p->base_url);
-	curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, CMD_DOCTOR_HTTP_TIMEOUT_MS);
-	curl_easy_setopt(
+	curl_lazy.easy_setopt(h, CURLOPT_URL, p->base_url);
+	curl_lazy.easy_setopt(h, CURLOPT_NOBODY, 1L);
+	curl_lazy.easy_setopt(
+		h, CURLOPT_TIMEOUT_MS, CMD_DOCTOR_HTTP_TIMEOUT_MS);
+	curl_lazy.easy_setopt(
 		h, CURLOPT_CONNECTTIMEOUT_MS, CMD_DOCTOR_HTTP_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, cmd_doctor_discard_cb);
-	rc = curl_easy_perform(h);
+	curl_lazy.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_lazy.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_lazy.easy_setopt(h, CURLOPT_WRITEFUNCTION, cmd_doctor_discard_cb);
+	rc = curl_lazy.easy_perform(h);
 	if (rc == CURLE_OK) {
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		curl_lazy.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 		cmd_doctor_line(dr, DOCTOR_OK, NULL,
 			"provider %s reachable at %s (HTTP %ld)", p->name,
 			p->base_url, status);
@@ -327,9 +328,9 @@ cmd_doctor_http(struct cmd_doctor *dr, struct cmd_doctor_provider *p)
 			"check base_url and the network or proxy settings",
 			"provider %s unreachable at %s: %s", p->name,
 			p->base_url,
-			*errbuf != '\0' ? errbuf : curl_easy_strerror(rc));
+			*errbuf != '\0' ? errbuf : curl_lazy.easy_strerror(rc));
 	}
-	curl_easy_cleanup(h);
+	curl_lazy.easy_cleanup(h);
 }
 
 /* The Landlock ABI the running kernel offers. */
@@ -392,6 +393,7 @@ cmd_doctor(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cmd_doctor dr;
+	char *err = NULL;
 	size_t i;
 	int c, ex = 0;
 
@@ -408,10 +410,16 @@ cmd_doctor(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	cmd_doctor_control(&dr);
 	cmd_doctor_config(&dr);
 	cmd_doctor_env_providers(&dr);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	for (i = 0; i < dr.nproviders; i++)
-		cmd_doctor_http(&dr, &dr.providers[i]);
-	curl_global_cleanup();
+	if (dr.nproviders > 0 && curl_lazy_load(&err) < 0) {
+		cmd_doctor_line(&dr, DOCTOR_FAIL, "install libcurl4",
+			"providers not checked: %s", err);
+		free(err);
+	} else if (dr.nproviders > 0) {
+		curl_lazy.global_init(CURL_GLOBAL_DEFAULT);
+		for (i = 0; i < dr.nproviders; i++)
+			cmd_doctor_http(&dr, &dr.providers[i]);
+		curl_lazy.global_cleanup();
+	}
 	cmd_doctor_landlock(&dr);
 	cmd_doctor_mountns(&dr);
 	cmd_doctor_binary(&dr, "worker binary", paths_worker_binary(),
