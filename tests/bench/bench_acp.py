@@ -13,8 +13,7 @@ acp_rss_10_sessions   MiB (VmRSS) of one `podvisor acp` serving 10 sessions
                       after `initialize` with no session.  Aim: <= 3 MiB.
 acp_uss_10_sessions,  the same as USS (Private_Clean + Private_Dirty) and as
 acp_dirty_10_sessions Private_Dirty alone.  VmRSS counts the resident pages
-                      of the ~35 shared libraries libcurl pulls into the CLI
-                      (for 'podvisor doctor'); Private_Dirty is what the
+                      of shared libraries too; Private_Dirty is what the
                       process alone costs.
 
 The editor side is this script writing JSON-RPC lines (no SDK): the figure
