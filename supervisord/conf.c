@@ -223,6 +223,12 @@ conf_handle_provider(struct conf_parse *cp, const char *name, const char *value)
 			cp, name, value, 1024, 100000000, &p->context_window);
 	} else if (strcmp(name, "max_tokens") == 0) {
 		return conf_long(cp, name, value, 1, 10000000, &p->max_tokens);
+	} else if (strcmp(name, "prompt_cache") == 0) {
+		bool on = true;
+		int r = conf_bool(cp, name, value, &on);
+
+		p->no_prompt_cache = !on;
+		return r;
 	} else if (strncmp(name, "model.", 6) == 0 && name[6] != '\0') {
 		if (value[0] == '\0')
 			return conf_error(cp, "alias %s has no model", name);

@@ -45,6 +45,7 @@ struct config_provider {
 	char *api_key_file;
 	long context_window; /* 0 = default */
 	long max_tokens; /* 0 = default */
+	bool no_prompt_cache; /* prompt_cache = false */
 	struct config_alias *aliases;
 	size_t naliases;
 	bool is_fake; /* the bundled fakellm (no config) */

@@ -195,6 +195,9 @@ model_start_json(struct daemon *d, const struct model_choice *mc,
 		json_object_new_int64(p->max_tokens > 0
 				? p->max_tokens
 				: MODEL_DEFAULT_MAX_TOKENS));
+	if (p->no_prompt_cache)
+		json_object_object_add(
+			o, "prompt_cache", json_object_new_boolean(0));
 	explicit_bzero(key, strlen(key));
 	free(key);
 	free(url);

@@ -136,6 +136,7 @@ provider_config_from_json(
 	struct json_object *obj, struct provider_config *ret, char **reterr_msg)
 {
 	struct provider_config pc = { 0 };
+	struct json_object *pv;
 	char *scheme = NULL;
 	int64_t v;
 	size_t len;
@@ -207,6 +208,15 @@ provider_config_from_json(
 		     obj, "retry_base_ms", 500, 1, 60000, &v, reterr_msg)) < 0)
 		goto fail;
 	pc.retry_base_ms = (int)v;
+	if (json_object_object_get_ex(obj, "prompt_cache", &pv) && pv != NULL) {
+		if (!json_object_is_type(pv, json_type_boolean)) {
+			*reterr_msg = xstrdup(
+				"model.prompt_cache must be true or false");
+			r = -EINVAL;
+			goto fail;
+		}
+		pc.no_prompt_cache = !json_object_get_boolean(pv);
+	}
 	free(scheme);
 	*ret = pc;
 	return 0;

@@ -33,6 +33,7 @@ struct provider_config {
 	int max_attempts; /* retries before the first byte; default 5 */
 	int timeout_s; /* connect/idle bound; default 300 */
 	int retry_base_ms; /* first backoff step; default 500 (tests: less) */
+	bool no_prompt_cache; /* model.prompt_cache false: no cache hints */
 };
 
 /* Parse the "model" object of the start config. -EINVAL + message. */
@@ -52,6 +53,7 @@ struct llm_request {
 	struct json_object *entries; /* array of log entries, borrowed */
 	const struct llm_tool_def *tools;
 	size_t ntools;
+	const char *cache_key; /* openai prompt_cache_key (the pod's id) */
 };
 
 struct llm_tool_call {

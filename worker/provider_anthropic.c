@@ -302,6 +302,57 @@ anthropic_tools(const struct llm_request *req)
 	return tools;
 }
 
+/* Mark obj as the end of a cached prefix. */
+static void
+anthropic_cache_mark(struct json_object *obj)
+{
+	struct json_object *cc = json_object_new_object();
+
+	json_object_object_add(cc, "type", json_object_new_string("ephemeral"));
+	json_object_object_add(obj, "cache_control", cc);
+}
+
+/* Mark the last block of message i, when its content is blocks. */
+static void
+anthropic_cache_msg(struct json_object *msgs, size_t i)
+{
+	struct json_object *content;
+	size_t n;
+
+	if (!json_object_object_get_ex(
+		    json_object_array_get_idx(msgs, i), "content", &content) ||
+		!json_object_is_type(content, json_type_array) ||
+		(n = json_object_array_length(content)) == 0)
+		return;
+	anthropic_cache_mark(json_object_array_get_idx(content, n - 1));
+}
+
+/*
+ * Prompt caching: four breakpoints (the API's limit).  Tools and system
+ * each end a prefix of their own, so a compaction (which rewrites the
+ * system's summary and the messages) leaves the tools cached and costs
+ * one cache write.  The newest message ends this request's prefix, and
+ * the one two back (the previous request's newest) is the prefix this
+ * request reads, whatever the number of blocks in between.
+ */
+static void
+anthropic_cache(struct json_object *root, struct json_object *msgs)
+{
+	struct json_object *v;
+	size_t n;
+
+	if (json_object_object_get_ex(root, "tools", &v) &&
+		(n = json_object_array_length(v)) > 0)
+		anthropic_cache_mark(json_object_array_get_idx(v, n - 1));
+	if (json_object_object_get_ex(root, "system", &v))
+		anthropic_cache_mark(json_object_array_get_idx(v, 0));
+	n = json_object_array_length(msgs);
+	if (n > 0)
+		anthropic_cache_msg(msgs, n - 1);
+	if (n > 2)
+		anthropic_cache_msg(msgs, n - 3);
+}
+
 /* The messages request body; caller frees. */
 char *
 provider_anthropic_body(
@@ -321,7 +372,18 @@ provider_anthropic_body(
 				: ANTHROPIC_DEFAULT_MAX_TOKENS));
 	json_object_object_add(root, "stream", json_object_new_boolean(1));
 	system = anthropic_system(req);
-	if (system != NULL)
+	if (system != NULL && !pc->no_prompt_cache) {
+		/* As a block: only a block carries cache_control. */
+		struct json_object *sys = json_object_new_array();
+		struct json_object *b = json_object_new_object();
+
+		json_object_object_add(
+			b, "type", json_object_new_string("text"));
+		json_object_object_add(
+			b, "text", json_object_new_string(system));
+		json_object_array_add(sys, b);
+		json_object_object_add(root, "system", sys);
+	} else if (system != NULL)
 		json_object_object_add(
 			root, "system", json_object_new_string(system));
 	free(system);
@@ -336,6 +398,8 @@ provider_anthropic_body(
 	json_object_object_add(root, "messages", h.msgs);
 	if (req->ntools > 0)
 		json_object_object_add(root, "tools", anthropic_tools(req));
+	if (!pc->no_prompt_cache)
+		anthropic_cache(root, h.msgs);
 	s = xstrdup(json_object_to_json_string_ext(
 		root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);

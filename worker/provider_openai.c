@@ -263,6 +263,11 @@ provider_openai_body(
 	json_object_object_add(root, "messages", h.msgs);
 	if (req->ntools > 0)
 		json_object_object_add(root, "tools", openai_tools(req));
+	/* The pod's id: its requests share a prefix, so a cache shard. */
+	if (!pc->no_prompt_cache && req->cache_key != NULL &&
+		*req->cache_key != '\0')
+		json_object_object_add(root, "prompt_cache_key",
+			json_object_new_string(req->cache_key));
 	s = xstrdup(json_object_to_json_string_ext(
 		root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);

@@ -299,6 +299,7 @@ turn_stream_request(struct turn *t)
 	req.entries = session_entries(t->w->session);
 	req.tools = t->defs;
 	req.ntools = t->ndefs;
+	req.cache_key = session_id(t->w->session);
 	t->call_start_ms = clock_mono_ms();
 	d = json_object_new_object();
 	json_object_object_add(d, "call", json_object_new_int(t->call_no));

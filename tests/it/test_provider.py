@@ -168,11 +168,18 @@ def test_tool_calls_fragmented(env):
     check(oai["messages"][0] == {"role": "system",
                                  "content": "You are a test."},
           "oai system %r" % oai["messages"])
-    check(ant["system"] == "You are a test." and ant["max_tokens"] == 256,
-          "ant %r" % ant)
+    # Prompt caching: the system as a block and the last tool end
+    # cached prefixes (cache_control breakpoints).
+    eph = {"type": "ephemeral"}
+    check(ant["system"] == [{"type": "text", "text": "You are a test.",
+                             "cache_control": eph}] and
+          ant["max_tokens"] == 256, "ant %r" % ant)
     check(ant["tools"][1] == {"name": "read", "description": "Read a file",
-                              "input_schema": TOOLS[1]["parameters"]},
+                              "input_schema": TOOLS[1]["parameters"],
+                              "cache_control": eph},
           "ant tools %r" % ant["tools"])
+    check(ant["messages"][-1]["content"][-1].get("cache_control") == eph,
+          "ant newest message %r" % ant["messages"])
 
 
 def test_history_accepted(env):

@@ -86,7 +86,7 @@ test_full_file(void **state)
 		   "max_tokens = 1000\nmodel.fast = gpt-mini\n"
 		   "[provider.an]\nscheme = anthropic\n"
 		   "base_url = http://127.0.0.1:1\n"
-		   "api_key_file = /etc/key\n");
+		   "api_key_file = /etc/key\nprompt_cache = false\n");
 	assert_int_equal(conf_load(conf_path, &c, &err), 0);
 	assert_true(c->from_file);
 	assert_int_equal(c->max_pods, 10);
@@ -107,6 +107,8 @@ test_full_file(void **state)
 	p = conf_provider_find(c, "an");
 	assert_int_equal(p->scheme, SCHEME_ANTHROPIC);
 	assert_string_equal(p->api_key_file, "/etc/key");
+	assert_true(p->no_prompt_cache);
+	assert_false(conf_provider_find(c, "oa")->no_prompt_cache);
 	/* providers in the file: the environment adds none */
 	setenv("OPENAI_API_KEY", "x", 1);
 	conf_add_env_providers(c);

@@ -89,6 +89,9 @@ assert_member(struct json_object *obj, const char *key, const char *want)
 	json_object_put(w);
 }
 
+/* body_for() with prompt caching on (and a cache key). */
+static bool body_cache;
+
 static struct json_object *
 body_for(enum provider_scheme scheme, const char *entries, const char *system,
 	size_t ntools)
@@ -98,6 +101,8 @@ body_for(enum provider_scheme scheme, const char *entries, const char *system,
 	struct json_object *obj;
 	char *body;
 
+	pc.no_prompt_cache = !body_cache;
+	req.cache_key = body_cache ? "pod-1234" : NULL;
 	req.system = system;
 	req.entries = must_parse(entries);
 	req.tools = tools;
@@ -224,6 +229,64 @@ test_anthropic_body(void **state)
 	b = body_for(PROVIDER_ANTHROPIC, "[]", NULL, 0);
 	assert_false(json_object_object_get_ex(b, "system", NULL));
 	assert_false(json_object_object_get_ex(b, "tools", NULL));
+	json_object_put(b);
+}
+
+/*
+ * Prompt caching: the last tool, the system block, the newest message and
+ * the previous request's newest carry the breakpoints (4 at most).
+ */
+static void
+test_anthropic_body_cache(void **state)
+{
+	struct json_object *b, *msgs, *v;
+	const char *eph = "{\"type\":\"ephemeral\"}";
+	size_t i, n, marks = 0;
+
+	body_cache = true;
+	b = body_for(PROVIDER_ANTHROPIC, history, "SYS", 1);
+	body_cache = false;
+	assert_member(b, "system",
+		"[{\"type\":\"text\",\"text\":\"SYS\\n\\nSummary of the "
+		"earlier conversation:\\n\\nearlier stuff\",\"cache_control\":"
+		"{\"type\":\"ephemeral\"}}]");
+	assert_true(json_object_object_get_ex(b, "tools", &v));
+	v = json_object_array_get_idx(v, json_object_array_length(v) - 1);
+	assert_true(json_object_object_get_ex(v, "cache_control", &v));
+	assert_string_equal(
+		json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), eph);
+	assert_true(json_object_object_get_ex(b, "messages", &msgs));
+	n = json_object_array_length(msgs);
+	assert_int_equal(n, 4);
+	for (i = 0; i < n; i++) {
+		struct json_object *c, *last;
+
+		json_object_object_get_ex(
+			json_object_array_get_idx(msgs, i), "content", &c);
+		last = json_object_array_get_idx(
+			c, json_object_array_length(c) - 1);
+		if (json_object_object_get_ex(last, "cache_control", NULL)) {
+			marks++;
+			assert_true(i == n - 1 || i == n - 3);
+		}
+	}
+	assert_int_equal(marks, 2);
+	json_object_put(b);
+}
+
+/* OpenAI chat: prompt_cache_key is the pod's id, unless turned off. */
+static void
+test_openai_body_cache_key(void **state)
+{
+	struct json_object *b;
+
+	body_cache = true;
+	b = body_for(PROVIDER_OPENAI_CHAT, history, "SYS", 1);
+	body_cache = false;
+	assert_member(b, "prompt_cache_key", "\"pod-1234\"");
+	json_object_put(b);
+	b = body_for(PROVIDER_OPENAI_CHAT, history, "SYS", 1);
+	assert_false(json_object_object_get_ex(b, "prompt_cache_key", NULL));
 	json_object_put(b);
 }
 
@@ -799,6 +862,8 @@ main(void)
 		cmocka_unit_test(test_openai_body_repair),
 		cmocka_unit_test(test_anthropic_body),
 		cmocka_unit_test(test_anthropic_body_thinking),
+		cmocka_unit_test(test_anthropic_body_cache),
+		cmocka_unit_test(test_openai_body_cache_key),
 		cmocka_unit_test(test_item_text),
 		cmocka_unit_test(test_headers),
 		cmocka_unit_test(test_openai_stream_tools),
