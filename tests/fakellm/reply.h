@@ -41,6 +41,8 @@ struct reply {
 	char *stop_reason; /* end_turn | tool_use | max_tokens; NULL: derive */
 	int input_tokens; /* -1: estimate */
 	int output_tokens; /* -1: estimate */
+	int cache_read; /* part of input_tokens read from the prefix cache */
+	int cache_write; /* part of input_tokens written to it (anthropic) */
 
 	/* stream effects, -1: off */
 	int initial_delay_ms;

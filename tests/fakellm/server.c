@@ -15,6 +15,7 @@
 #include "common/xmalloc.h"
 
 #include "agent.h"
+#include "cache.h"
 #include "conv.h"
 #include "record.h"
 #include "reply.h"
@@ -456,6 +457,7 @@ server_chat(struct fakellm *fl, struct evhttp_request *req,
 	struct conv *c = NULL;
 	struct reply *r;
 	char *err = NULL;
+	int cache_read, cache_write;
 
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
 		server_error(fl, req, format, 405, "invalid_request_error",
@@ -492,9 +494,17 @@ server_chat(struct fakellm *fl, struct evhttp_request *req,
 		json_object_put(j);
 		return;
 	}
+	if (fl->cache == NULL)
+		fl->cache = cache_new();
+	cache_account(fl->cache, format, j, &cache_read, &cache_write);
 	json_object_put(j);
 	r = server_pick(fl, c);
 	server_usage(r, len);
+	r->cache_read =
+		cache_read < r->input_tokens ? cache_read : r->input_tokens;
+	r->cache_write = cache_write < r->input_tokens - r->cache_read
+		? cache_write
+		: r->input_tokens - r->cache_read;
 	if (r->rule >= 0)
 		log_info("request %u: %d %s (rule %d)", fl->requests,
 			r->status != 0 ? r->status : 200,
@@ -608,4 +618,6 @@ server_stop(struct fakellm *fl)
 	if (fl->http != NULL)
 		evhttp_free(fl->http);
 	fl->http = NULL;
+	cache_free(fl->cache);
+	fl->cache = NULL;
 }

@@ -20,6 +20,7 @@ struct fakellm {
 	unsigned tool_seq; /* tool call ids handed out */
 	unsigned msg_seq; /* responses handed out */
 	TAILQ_HEAD(, server_resp) resps; /* responses in progress */
+	struct cache *cache; /* prefix caching (cache.c) */
 };
 
 /*

@@ -31,15 +31,18 @@ sse_anthropic_typed(const char *type)
 }
 
 static struct json_object *
-sse_anthropic_usage(int input, int output)
+sse_anthropic_usage(const struct reply *r, int output)
 {
 	struct json_object *u = json_object_new_object();
 
-	json_object_object_add(u, "input_tokens", json_object_new_int(input));
-	json_object_object_add(
-		u, "cache_creation_input_tokens", json_object_new_int(0));
-	json_object_object_add(
-		u, "cache_read_input_tokens", json_object_new_int(0));
+	/* Anthropic's input_tokens is the part neither read nor written. */
+	json_object_object_add(u, "input_tokens",
+		json_object_new_int(
+			r->input_tokens - r->cache_read - r->cache_write));
+	json_object_object_add(u, "cache_creation_input_tokens",
+		json_object_new_int(r->cache_write));
+	json_object_object_add(u, "cache_read_input_tokens",
+		json_object_new_int(r->cache_read));
 	json_object_object_add(u, "output_tokens", json_object_new_int(output));
 	return u;
 }
@@ -61,8 +64,7 @@ sse_anthropic_message(const struct reply *r, const struct conv *c, unsigned seq,
 		final ? json_object_new_string(reply_stop_reason(r)) : NULL);
 	json_object_object_add(m, "stop_sequence", NULL);
 	json_object_object_add(m, "usage",
-		sse_anthropic_usage(
-			r->input_tokens, final ? r->output_tokens : 1));
+		sse_anthropic_usage(r, final ? r->output_tokens : 1));
 	free(id);
 	return m;
 }

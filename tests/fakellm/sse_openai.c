@@ -24,7 +24,7 @@ sse_openai_finish(const struct reply *r)
 static struct json_object *
 sse_openai_usage(const struct reply *r)
 {
-	struct json_object *u = json_object_new_object();
+	struct json_object *u = json_object_new_object(), *d;
 
 	json_object_object_add(
 		u, "prompt_tokens", json_object_new_int(r->input_tokens));
@@ -32,6 +32,10 @@ sse_openai_usage(const struct reply *r)
 		u, "completion_tokens", json_object_new_int(r->output_tokens));
 	json_object_object_add(u, "total_tokens",
 		json_object_new_int(r->input_tokens + r->output_tokens));
+	d = json_object_new_object();
+	json_object_object_add(
+		d, "cached_tokens", json_object_new_int(r->cache_read));
+	json_object_object_add(u, "prompt_tokens_details", d);
 	return u;
 }
 

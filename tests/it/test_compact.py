@@ -118,6 +118,30 @@ def test_accounting(env):
     w.shutdown()
 
 
+def test_prompt_cache(env):
+    """Through the worker: the second turn reads what the first cached,
+    on both schemes; prompt_cache=false sends no hints, so nothing is."""
+    url = env.start_fakellm([], record=record_path(env))
+    for scheme, on in (("anthropic", True), ("openai_chat", True),
+                       ("anthropic", False), ("openai_chat", False)):
+        extra = {} if on else {"prompt_cache": False}
+        w = worker(env, url, window=50000, scheme=scheme, **extra)
+        p = w.client()
+        usage = []
+        for text in ("first turn " + "x" * 2000, "second turn"):
+            msgs = turn(p, text)
+            usage.append([m["data"] for m in msgs
+                          if m.get("event") == "usage"][-1])
+        read = usage[1].get("cache_read_tokens", 0)
+        if on:
+            check(read > usage[1]["input_tokens"] * 0.5,
+                  "%s: cached %r" % (scheme, usage))
+        else:
+            check(read == 0 and "cache_write_tokens" not in usage[1],
+                  "%s off: cached %r" % (scheme, usage))
+        w.shutdown()
+
+
 def test_manual_compact(env):
     url = env.start_fakellm([SUMMARY_RULE], record=record_path(env))
     w = worker(env, url, window=50000, retain=300)
@@ -528,7 +552,7 @@ def test_cli_compact(env):
 
 if __name__ == "__main__":
     pvtest.run_tests([
-        test_accounting, test_manual_compact, test_300_turns_small_window,
+        test_accounting, test_prompt_cache, test_manual_compact, test_300_turns_small_window,
         test_anthropic_small_window, test_mid_turn, test_paused_pending_tools,
         test_overflow_retry, test_overflow_anthropic, test_overflow_twice,
         test_summary_failure,

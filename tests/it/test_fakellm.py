@@ -564,6 +564,69 @@ class AgentTests(unittest.TestCase):
                         text)
 
 
+class CacheTests(unittest.TestCase):
+    """Prefix caching: what the previous request of a key shares is read."""
+
+    def setUp(self):
+        self.srv = Server()
+
+    def tearDown(self):
+        self.assertEqual(self.srv.stop(), 0)
+
+    def anthropic_usage(self, body):
+        st, _, data, _ = self.srv.post(
+            "/v1/messages", body, {"anthropic-version": "2023-06-01"})
+        self.assertEqual(st, 200, data)
+        return json.loads(sse(data)[0][1])["message"]["usage"]
+
+    def openai_usage(self, body):
+        st, _, data, _ = self.srv.post("/v1/chat/completions", body)
+        self.assertEqual(st, 200, data)
+        return openai_collect(self, data)[3]
+
+    def test_anthropic_breakpoints(self):
+        eph = {"type": "ephemeral"}
+        hist = [{"role": "user", "content": [
+            {"type": "text", "text": "word " * 400, "cache_control": eph}]}]
+        body = anthropic_req(messages=hist)
+        u1 = self.anthropic_usage(body)
+        self.assertEqual(u1["cache_read_input_tokens"], 0)
+        self.assertGreater(u1["cache_creation_input_tokens"], 400)
+        hist2 = hist + [
+            {"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
+            {"role": "user", "content": [
+                {"type": "text", "text": "more", "cache_control": eph}]}]
+        u2 = self.anthropic_usage(anthropic_req(messages=hist2))
+        # what the first request wrote is read, the rest written
+        self.assertGreaterEqual(u2["cache_read_input_tokens"],
+                                u1["cache_creation_input_tokens"] - 1)
+        self.assertGreater(u2["cache_creation_input_tokens"], 0)
+        self.assertLess(u2["input_tokens"], 100)  # the envelope
+        # no breakpoint: nothing is cached
+        u3 = self.anthropic_usage(anthropic_req("word " * 400))
+        self.assertEqual((u3["cache_read_input_tokens"],
+                          u3["cache_creation_input_tokens"]), (0, 0))
+
+    def test_openai_prompt_cache_key(self):
+        msgs = [{"role": "user", "content": "word " * 400}]
+        body = dict(openai_req(messages=msgs), prompt_cache_key="pod-a")
+        u1 = self.openai_usage(body)
+        self.assertEqual(u1["prompt_tokens_details"]["cached_tokens"], 0)
+        msgs2 = msgs + [{"role": "assistant", "content": "ok"},
+                        {"role": "user", "content": "next"}]
+        u2 = self.openai_usage(
+            dict(openai_req(messages=msgs2), prompt_cache_key="pod-a"))
+        cached = u2["prompt_tokens_details"]["cached_tokens"]
+        self.assertGreater(cached, 400)
+        self.assertLess(cached, u2["prompt_tokens"])
+        # another key shares nothing; no key caches nothing
+        u3 = self.openai_usage(
+            dict(openai_req(messages=msgs2), prompt_cache_key="pod-b"))
+        self.assertEqual(u3["prompt_tokens_details"]["cached_tokens"], 0)
+        u4 = self.openai_usage(openai_req(messages=msgs2))
+        self.assertEqual(u4["prompt_tokens_details"]["cached_tokens"], 0)
+
+
 class MiscTests(unittest.TestCase):
     def test_record_and_require_key(self):
         with tempfile.TemporaryDirectory() as tmp:
