@@ -632,6 +632,55 @@ demo_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *f)
 	return 0;
 }
 
+/*
+ * Shut down the podvisord the demo started and wait (bounded) for its
+ * control connection to close, so nothing the demo started is left.
+ */
+static int
+demo_stop_daemon(struct demo *d)
+{
+	struct client *c;
+	struct msg hello, reply, m;
+	char *err = NULL;
+	int64_t deadline;
+	int r;
+
+	if (client_connect(d->cli->paths.control_sock, &c) < 0)
+		return -1;
+	r = client_expect(c, "hello", 5000, &hello, &err);
+	if (r == 0) {
+		msg_clear(&hello);
+		r = client_call(c, "shutdown",
+			json_tokener_parse("{\"pods\":\"stop\"}"),
+			DEMO_STEP_MS, &reply, &err);
+	}
+	if (r == 0) {
+		if (strcmp(reply.name, "error") == 0)
+			r = -1;
+		msg_clear(&reply);
+	}
+	deadline = clock_mono_ms() + DEMO_STEP_MS;
+	while (r == 0) {
+		int64_t left = deadline - clock_mono_ms();
+
+		if (left <= 0) {
+			r = -1;
+			break;
+		}
+		r = client_read(c, (int)left, &m, NULL);
+		if (r == -EPIPE) {
+			r = 0;
+			break;
+		}
+		if (r < 0)
+			break;
+		msg_clear(&m);
+	}
+	free(err);
+	client_free(c);
+	return r;
+}
+
 /* Stop and forget the demo pods; remove the workspace. */
 static void
 demo_cleanup(struct demo *d, bool started, int64_t daemon_pid, bool ok)
@@ -662,10 +711,18 @@ demo_cleanup(struct demo *d, bool started, int64_t daemon_pid, bool ok)
 		printf("%2d. %-9s stopped and forgot %s and %s; removed %s\n",
 			++d->step, "cleanup", d->name, d->child, d->ws);
 	}
-	printf("podvisord %s running (pid %lld)%s; stop it with 'systemctl "
-	       "--user stop podvisord' or 'kill %lld'\n",
-		started ? "was started for the demo and keeps" : "keeps",
-		(long long)daemon_pid, "", (long long)daemon_pid);
+	if (started && !d->keep && demo_stop_daemon(d) == 0)
+		printf("%2d. %-9s stopped podvisord (pid %lld), which the demo "
+		       "started\n",
+			++d->step, "daemon", (long long)daemon_pid);
+	else if (started)
+		printf("podvisord was started for the demo and keeps running "
+		       "(pid %lld); stop it with 'kill %lld'\n",
+			(long long)daemon_pid, (long long)daemon_pid);
+	else
+		printf("podvisord keeps running (pid %lld), as it was before "
+		       "the demo\n",
+			(long long)daemon_pid);
 	printf("demo %s\n",
 		ok ? "finished: every step did what it should"
 		   : "FAILED (see above)");

@@ -65,6 +65,25 @@ def finished(pc):
         results.append(data(m))
 
 
+def finished_with_child(pc, kid):
+    """Like finished(), for a run that spawns kid with a task: also waits
+    for the parent's turn that takes in kid's child_turn_ended (a new
+    invoke, or folded into this run), so the parent is idle after it."""
+    results, seen = [], False
+    while True:
+        m = next_of(pc, ("tool_result", "run_end", "system_item"), 30)
+        item = data(m).get("item", {})
+        if m["event"] == "system_item":
+            seen = seen or (item.get("kind") == "child_turn_ended" and
+                            item.get("from") == kid)
+        elif m["event"] == "tool_result":
+            results.append(data(m))
+        else:
+            check(data(m).get("result") == "finished", m)
+            if seen:
+                return results
+
+
 def test_levels(env):
     """Which calls wait under each level, and allow rules."""
     start(env)
@@ -489,7 +508,9 @@ def test_child_looser_refused(env):
         {"name": "a.kid", "task": "hi", "scope": scope,
          "approval": {"policy": "always",
                       "allow": ["bash:git status --short"]}}))
-    res = finished(pc)
+    # a.kid runs "hi"; its turn's end starts a turn of a's that must end
+    # before a takes the next run.
+    res = finished_with_child(pc, "a.kid")
     check(res and not res[0]["is_error"], res)
     c = env.control()
     pod = data(c.request("inspect", {"name": "a.kid"}))
