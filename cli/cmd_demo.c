@@ -651,8 +651,8 @@ demo_stop_daemon(struct demo *d)
 	if (r == 0) {
 		msg_clear(&hello);
 		r = client_call(c, "shutdown",
-			json_tokener_parse("{\"pods\":\"stop\"}"),
-			DEMO_STEP_MS, &reply, &err);
+			json_tokener_parse("{\"pods\":\"stop\"}"), DEMO_STEP_MS,
+			&reply, &err);
 	}
 	if (r == 0) {
 		if (strcmp(reply.name, "error") == 0)
