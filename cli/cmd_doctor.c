@@ -357,11 +357,14 @@ cmd_doctor_landlock(struct cmd_doctor *dr)
 static void
 cmd_doctor_mountns(struct cmd_doctor *dr)
 {
-	if (mountns_available())
+	if (mountns_available()) {
 		cmd_doctor_line(dr, DOCTOR_OK, NULL,
 			"user and mount namespaces: bash tool commands run "
 			"under read-only mounts outside the write scope");
-	else
+		cmd_doctor_line(dr, DOCTOR_OK, NULL,
+			"private /tmp and /var/tmp per pod (%s/tmp/NAME)",
+			dr->cli->paths.state);
+	} else {
 		cmd_doctor_line(dr, DOCTOR_WARN,
 			"allow unprivileged user namespaces "
 			"(sysctl kernel.unprivileged_userns_clone=1, or the "
@@ -369,6 +372,12 @@ cmd_doctor_mountns(struct cmd_doctor *dr)
 			"no user namespaces: bash relies on Landlock alone "
 			"(no new files beside a delegated area, chmod and "
 			"timestamps outside the scope not refused)");
+		cmd_doctor_line(dr, DOCTOR_WARN, "the same: user namespaces",
+			"no private /tmp: bash sees the shared /tmp and "
+			"/var/tmp but cannot write them; TMPDIR points at the "
+			"pod's own %s/tmp/NAME/tmp",
+			dr->cli->paths.state);
+	}
 }
 
 /* A program podvisor needs, found and executable. */

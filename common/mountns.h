@@ -25,11 +25,27 @@ struct scope;
  * writable through both layers (both are path based).
  */
 
+/* The shared temp dirs a private one can replace: /tmp, /var/tmp. */
+#define MOUNTNS_NTMP 2
+
 struct mountns_plan {
 	char **rw; /* existing writable paths, none beneath another */
 	size_t nrw;
 	char **ro; /* existing holes beneath an rw path, none nested */
 	size_t nro;
+	/*
+	 * Private temp dirs (mountns_plan_private_tmp): tmp_src[i] is bound
+	 * over tmp_dst[i] (the real path of /tmp, /var/tmp), which hides
+	 * the shared one; the paths beneath tmp_dst that the pod must still
+	 * see (its scope's allow targets, its cwd, the control socket's
+	 * dir) are moved back into place on mountpoints made in tmp_src.
+	 */
+	char *tmp_src[MOUNTNS_NTMP];
+	char *tmp_dst[MOUNTNS_NTMP];
+	int *tmp_fd; /* [MOUNTNS_NTMP] the child's detached tmp_src */
+	char **graft; /* outermost, each beneath a tmp_dst */
+	size_t ngraft;
+	int *graft_fd; /* the child's detached grafts (scratch) */
 	bool userns; /* not root: the first namespace needs a user ns too */
 	char uid_map[48];
 	char gid_map[48];
@@ -46,6 +62,22 @@ bool mountns_available(void);
 void mountns_plan_build(struct mountns_plan *plan, const struct scope *scope,
 	const char *const *scratch);
 void mountns_plan_clear(struct mountns_plan *plan);
+
+/*
+ * Give the child private temp dirs.  tmp[i] (may be NULL) is the pod's
+ * own directory for /tmp (i = 0) and /var/tmp (i = 1); visible is a
+ * NULL-terminated list (may be NULL) of paths beneath them the child
+ * must still reach besides the scope's allow targets.  Mountpoints for
+ * those are made inside tmp[i] without following symlinks (and reached
+ * in the child with RESOLVE_NO_SYMLINKS).  Returns 0 or -errno with a
+ * sentence in *reterr_msg (caller frees).
+ */
+int mountns_plan_private_tmp(struct mountns_plan *plan,
+	const struct scope *scope, const char *const tmp[MOUNTNS_NTMP],
+	const char *const *visible, char **reterr_msg);
+
+/* Is path beneath the real /tmp or /var/tmp?  (Then the plan hides it.) */
+bool mountns_is_shared_tmp(const char *path);
 
 /* Is path (a deny target) bound read-only by the plan? */
 bool mountns_covers(const struct mountns_plan *plan, const char *path);

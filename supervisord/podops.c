@@ -20,6 +20,7 @@
 #include "supervisord/approvals.h"
 #include "supervisord/conf.h"
 #include "supervisord/daemon.h"
+#include "supervisord/isolation.h"
 #include "supervisord/journal.h"
 #include "supervisord/lifecycle.h"
 #include "supervisord/model.h"
@@ -157,6 +158,7 @@ podops_detail(struct daemon *d, struct pod *p)
 	json_object_object_add(o, "restart", s);
 	json_object_object_add(
 		o, "approval", approval_policy_to_json(&p->approval));
+	isolation_detail(d, p, o);
 	json_object_object_add(o, "pending_events",
 		json_object_new_int((int)json_object_array_length(p->pending)));
 	json_object_object_add(
@@ -747,6 +749,7 @@ podops_forget(struct daemon *d, struct conn *c, struct msg *m)
 		if (changed)
 			(void)podstore_write(d, q);
 	}
+	isolation_forget(d, p);
 	data = json_object_new_object();
 	json_object_object_add(data, "name", json_object_new_string(p->name));
 	pod_free(p);

@@ -26,6 +26,7 @@
 #include "proto/msg.h"
 #include "supervisord/conf.h"
 #include "supervisord/daemon.h"
+#include "supervisord/isolation.h"
 #include "supervisord/lifecycle.h"
 #include "supervisord/model.h"
 #include "supervisord/podstore.h"
@@ -164,6 +165,7 @@ spawn_start_config(
 	json_object_object_add(comp, "model",
 		cc->model != NULL ? json_object_new_string(cc->model) : NULL);
 	json_object_object_add(o, "compaction", comp);
+	json_object_object_add(o, "confine", isolation_start_config(p->d, p));
 	*ret_obj = o;
 	return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "common/mountns.h"
 
+struct json_object;
 struct tool_env;
 
 /*
@@ -21,6 +22,13 @@ struct tool_env;
  *    not carved out of the ruleset; when it is unavailable (probed once,
  *    tools_bash_mountns()) or fails in the child, the carved ruleset is
  *    applied instead, so a failure never leaves more writable.
+ * 3. with env->tmp_dir: private /tmp and /var/tmp.  <tmp_dir>/tmp and
+ *    <tmp_dir>/var_tmp are bound over them in the namespace, which
+ *    hides the shared ones; the paths beneath them the pod uses (its
+ *    scope's targets, its cwd, env->visible) are moved back into place.
+ *    A scratch dir beneath the shared /tmp means the private one.
+ *    Without the namespace, Landlock grants the private dirs instead of
+ *    the shared ones (bash cannot write the shared /tmp at all then).
  * Without Landlock (no kernel support) only the mounts hold; without
  * both nothing is confined (the greeting and doctor say so).
  *
@@ -64,5 +72,29 @@ void confine_clear(struct confine *cf);
  * namespace is not a failure (Landlock carves the holes instead).
  */
 int confine_child(const struct confine *cf, const char **ret_what);
+
+/*
+ * Do the pod's tools see a private /tmp and /var/tmp (the greeting's
+ * private_tmp)?  False without a tmp_dir or a mount namespace: then
+ * bash cannot write the shared /tmp at all (docs/isolation.md).
+ */
+bool confine_private_tmp(struct tool_env *env);
+
+/*
+ * The start request's "confine" object (docs/worker-channel.md):
+ * {tmp_dir?: abs path}.  Absent: no private temp dirs.  control_sock's
+ * directory stays visible beneath a private /tmp.  *ret_cfg is set
+ * (caller frees with confine_cfg_free) even on an error.
+ */
+struct confine_cfg {
+	char *tmp_dir;
+	char *visible[2]; /* NULL-terminated */
+};
+int confine_cfg_parse(struct json_object *o, const char *control_sock,
+	struct confine_cfg **ret_cfg, char **reterr_msg);
+/* Point env's isolation fields at cfg (which must outlive env). */
+void confine_cfg_apply(const struct confine_cfg *cfg, struct tool_env *env);
+/* NULL-safe. */
+void confine_cfg_free(struct confine_cfg *cfg);
 
 #endif

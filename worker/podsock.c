@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: ISC */
+#include "worker/confine.h"
 #include "worker/podsock.h"
 
 #include <errno.h>
@@ -106,6 +107,8 @@ podsock_greeting(struct worker *w)
 		json_object_new_string(tools_bash_confinement(&w->tenv)));
 	json_object_object_add(g, "bash_readonly_mounts",
 		json_object_new_boolean(tools_bash_mountns(&w->tenv)));
+	json_object_object_add(g, "private_tmp",
+		json_object_new_boolean(confine_private_tmp(&w->tenv)));
 	json_object_object_add(g, "context_window",
 		json_object_new_int64(w->pc.context_window));
 	json_object_object_add(g, "context_tokens",

@@ -38,6 +38,9 @@ struct tool_env {
 	bool landlock; /* set by tools_env_init from the kernel */
 	int landlock_abi;
 	int mountns; /* read-only mounts for bash: -1 not probed yet, 0, 1 */
+	/* Isolation (worker/confine.h); zero: none (the old behaviour). */
+	const char *tmp_dir; /* the pod's private temp dir, or NULL */
+	const char *const *visible; /* beneath /tmp, kept visible */
 	struct tool_readset *readset; /* read-before-write hashes */
 	struct tool_bash *bash_dying; /* cancelled bash runs not yet reaped */
 	struct tool_bash *bash_all; /* every bash run not yet freed */

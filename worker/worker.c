@@ -18,6 +18,7 @@
 #include "common/xmalloc.h"
 #include "worker/approval.h"
 #include "worker/compact.h"
+#include "worker/confine.h"
 #include "worker/http.h"
 #include "worker/link.h"
 #include "worker/podsock.h"
@@ -382,7 +383,8 @@ worker_parse_config(struct worker *w, struct json_object *p, char **reterr_msg)
 	}
 	if (w->scratch == NULL)
 		w->scratch = xcalloc(1, sizeof *w->scratch);
-	return 0;
+	json_object_object_get_ex(p, "confine", &v);
+	return confine_cfg_parse(v, w->control_sock, &w->confine, reterr_msg);
 }
 
 static int
@@ -449,6 +451,7 @@ worker_start(struct worker *w, struct json_object *params, char **reterr_msg)
 		return r;
 	tool_env_init(&w->tenv, w->base, w->cwd);
 	w->tenv.scratch = (const char *const *)w->scratch;
+	confine_cfg_apply(w->confine, &w->tenv);
 	w->tenv.bash_timeout_default_s = w->bash_timeout_s;
 	worker_rebuild_scope(w);
 	r = worker_open_session(w, reterr_msg);
@@ -561,4 +564,5 @@ worker_clear(struct worker *w)
 	free(w->session_dir);
 	free(w->control_sock);
 	free(w->instruction);
+	confine_cfg_free(w->confine);
 }

@@ -19,6 +19,7 @@ struct turn;
 struct http;
 struct compact;
 struct approval;
+struct confine_cfg;
 
 /*
  * The per-process context of podvisor-worker: one pod.  Everything the
@@ -52,6 +53,7 @@ struct worker {
 	int max_turns;
 	char **scratch; /* NULL-terminated */
 	int bash_timeout_s;
+	struct confine_cfg *confine; /* start's "confine" (worker/confine.h) */
 
 	struct tool_env tenv;
 	struct http *http;

@@ -6,8 +6,10 @@ writing its parent's area, a parent writing a delegated area, a TOCTOU
 race).  Each attempt must be refused and every file outside the scope
 must be unchanged (checksummed before and after).
 
-The tree lives under /var/tmp, not /tmp: bash may write the configured
-scratch dirs (/tmp by default), which would hide escapes.
+The tree lives outside /tmp and /var/tmp (in PVTEST_TMPDIR, the build
+dir under meson, else the current dir): bash sees private ones there
+(docs/isolation.md), so a tree beneath them would be invisible to bash
+and every escape through bash would fail for the wrong reason.
 """
 
 import hashlib
@@ -22,7 +24,7 @@ import time
 import pvtest
 from pvtest import check, run_tests, text_input
 
-tempfile.tempdir = "/var/tmp"
+tempfile.tempdir = os.environ.get("PVTEST_TMPDIR") or os.getcwd()
 
 
 def tree_sums(root):

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: ISC */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "supervisord/daemon.h"
+#include "supervisord/isolation.h"
+
+/* <state>/tmp/<name> (caller frees). */
+char *
+isolation_tmp_dir(const struct daemon *d, const char *name)
+{
+	return xstrfmt("%s/tmp/%s", d->paths.state, name);
+}
+
+/* pod-summary and pod-detail: "tmp_dir". */
+void
+isolation_detail(
+	const struct daemon *d, const struct pod *p, struct json_object *o)
+{
+	char *dir = isolation_tmp_dir(d, p->name);
+
+	json_object_object_add(o, "tmp_dir", json_object_new_string(dir));
+	free(dir);
+}
+
+/* The start request's "confine" object (new reference). */
+struct json_object *
+isolation_start_config(const struct daemon *d, const struct pod *p)
+{
+	struct json_object *o = json_object_new_object();
+	char *parent, *dir = isolation_tmp_dir(d, p->name);
+
+	/* The worker makes the pod's dirs; their parent must exist. */
+	parent = xstrfmt("%s/tmp", d->paths.state);
+	if (mkdir(parent, 0700) < 0 && errno != EEXIST)
+		log_warn("cannot make %s: %s", parent, strerror(errno));
+	free(parent);
+	json_object_object_add(o, "tmp_dir", json_object_new_string(dir));
+	free(dir);
+	return o;
+}
+
+/* Remove name inside dirfd and everything beneath, never following links. */
+static int
+isolation_rmtree_at(int atfd, const char *name, int depth)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd, r = 0;
+
+	if (unlinkat(atfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	if (depth > 256)
+		return -ELOOP;
+	fd = openat(
+		atfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dir = fdopendir(fd);
+	if (dir == NULL) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+			strcmp(de->d_name, "..") == 0)
+			continue;
+		/* A directory the pod made unwritable: writable again. */
+		(void)fchmodat(
+			dirfd(dir), de->d_name, 0700, AT_SYMLINK_NOFOLLOW);
+		if (r == 0)
+			r = isolation_rmtree_at(
+				dirfd(dir), de->d_name, depth + 1);
+	}
+	closedir(dir);
+	if (r == 0 && unlinkat(atfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		r = -errno;
+	return r;
+}
+
+/* forget: remove the pod's temp dirs. */
+void
+isolation_forget(const struct daemon *d, const struct pod *p)
+{
+	char *dir = isolation_tmp_dir(d, p->name);
+	int r;
+
+	(void)chmod(dir, 0700);
+	r = isolation_rmtree_at(AT_FDCWD, dir, 0);
+	if (r < 0)
+		log_warn("pod %s: cannot remove its temp dir %s: %s", p->name,
+			dir, strerror(-r));
+	free(dir);
+}
