@@ -380,6 +380,35 @@ cmd_doctor_mountns(struct cmd_doctor *dr)
 	}
 }
 
+/* What holds network = off | loopback (docs/isolation.md). */
+static void
+cmd_doctor_network(struct cmd_doctor *dr)
+{
+	long abi;
+
+	if (mountns_net_available()) {
+		cmd_doctor_line(dr, DOCTOR_OK, NULL,
+			"network namespaces: network = off | loopback runs "
+			"bash with only lo (down | up)");
+		return;
+	}
+	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+		LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi >= 4)
+		cmd_doctor_line(dr, DOCTOR_WARN,
+			"allow unprivileged user namespaces",
+			"no network namespaces: network = off | loopback "
+			"denies bash every TCP bind and connect (Landlock "
+			"ABI %ld); UDP and other sockets stay open",
+			abi);
+	else
+		cmd_doctor_line(dr, DOCTOR_WARN,
+			"allow unprivileged user namespaces, or a kernel >= "
+			"6.7 (Landlock ABI 4)",
+			"no network namespaces and no Landlock TCP rules: "
+			"pods with network = off | loopback cannot run bash");
+}
+
 /* A program podvisor needs, found and executable. */
 static void
 cmd_doctor_binary(
@@ -431,6 +460,7 @@ cmd_doctor(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	}
 	cmd_doctor_landlock(&dr);
 	cmd_doctor_mountns(&dr);
+	cmd_doctor_network(&dr);
 	cmd_doctor_binary(&dr, "worker binary", paths_worker_binary(),
 		"install podvisor-worker or set PODVISOR_WORKER");
 	cmd_doctor_binary(&dr, "daemon binary",

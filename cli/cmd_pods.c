@@ -140,6 +140,7 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		{ "task", required_argument, NULL, 't' },
 		{ "restart", required_argument, NULL, 'r' },
 		{ "approval", required_argument, NULL, 'A' },
+		{ "network", required_argument, NULL, 'N' },
 		{ "allow", required_argument, NULL, 'L' },
 		{ "approval-timeout", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, CLI_OPT_JSON },
@@ -148,7 +149,7 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	};
 	const char *cwd_arg = NULL, *model = NULL, *instruction = NULL;
 	const char *task = NULL, *restart = NULL, *name;
-	const char *approval = NULL, *atimeout = NULL;
+	const char *approval = NULL, *atimeout = NULL, *network = NULL;
 	struct json_object *allow = NULL, *appr;
 	const char **specs = NULL;
 	struct scope_rules rules = { 0 };
@@ -196,6 +197,9 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 			break;
 		case 'T':
 			atimeout = optarg;
+			break;
+		case 'N':
+			network = optarg;
 			break;
 		}
 	}
@@ -269,6 +273,10 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 					strtoll(atimeout, NULL, 10)));
 		json_object_object_add(params, "approval", appr);
 	}
+	/* Checked by podvisord, which names what is wrong. */
+	if (network != NULL)
+		json_object_object_add(
+			params, "network", json_object_new_string(network));
 	r = cli_control_request(cli, "spawn", params, &reply);
 	if (r != 0)
 		goto out;

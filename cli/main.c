@@ -30,7 +30,7 @@ static const struct cli_cmd main_cmds[] = {
 		"NAME [--cwd DIR] [--scope SPEC]... [--model M] "
 		"[--instruction TEXT] [--task TEXT] [--restart on-failure] "
 		"[--approval POLICY] [--allow RULE]... [--approval-timeout S] "
-		"[--json]",
+		"[--network on|loopback|off] [--json]",
 		"Start a new pod.",
 		"  --cwd DIR           the pod's working directory (default: "
 		"here)\n"
@@ -50,7 +50,11 @@ static const struct cli_cmd main_cmds[] = {
 		"  --allow RULE        bash:PREFIX | path:GLOB | tool:GLOB, "
 		"passes\n"
 		"                      without asking; repeatable\n"
-		"  --approval-timeout S  deny a request after S seconds\n" },
+		"  --approval-timeout S  deny a request after S seconds\n"
+		"  --network POLICY    on | loopback | off: what the pod's "
+		"tools reach\n"
+		"                      (default: config [defaults] network, "
+		"else on)\n" },
 	{ "ls", cmd_ls, "[--json]",
 		"List pods: name, status, parent, model, cwd, write scope.",
 		NULL },

@@ -4,11 +4,14 @@
 #include <limits.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
+#include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -414,6 +417,25 @@ mountns_writable(const char *path)
 		} \
 	} while (0)
 
+/* Bring lo up in the new network namespace (loopback). */
+static int
+mountns_lo_up(void)
+{
+	struct ifreq ifr;
+	int fd, r = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, "lo", 3);
+	ifr.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 /* Detach a copy of each graft before the private temp dirs hide it. */
 static int
 mountns_graft_take(const struct mountns_plan *plan)
@@ -495,11 +517,15 @@ mountns_enter(const struct mountns_plan *plan, const char **ret_what)
 	int r;
 
 	MOUNTNS_STEP("unshare",
-		unshare(CLONE_NEWNS | (plan->userns ? CLONE_NEWUSER : 0)) < 0
+		unshare(CLONE_NEWNS | (plan->userns ? CLONE_NEWUSER : 0) |
+			(plan->net != MOUNTNS_NET_ON ? CLONE_NEWNET : 0)) < 0
 			? -errno
 			: 0);
 	if (plan->userns)
 		MOUNTNS_STEP("map the user namespace", mountns_map(plan));
+	/* Before the lock: its user namespace has no say over this one. */
+	if (plan->net == MOUNTNS_NET_LOOPBACK)
+		MOUNTNS_STEP("bring lo up", mountns_lo_up());
 	MOUNTNS_STEP("make the mounts private",
 		mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0
 			? -errno
@@ -542,29 +568,47 @@ mountns_enter(const struct mountns_plan *plan, const char **ret_what)
 	return 0;
 }
 
-/* Probe once: can a child of this process build the namespace? */
-bool
-mountns_available(void)
+/* Can a child of this process build the namespace (with net)? */
+static bool
+mountns_probe(enum mountns_net net)
 {
-	static int available = -1;
 	struct mountns_plan plan;
 	const char *what;
 	int status = -1;
 	pid_t pid, w = -1;
 
-	if (available >= 0)
-		return available;
 	mountns_plan_build(&plan, NULL, NULL);
+	plan.net = net;
 	pid = fork();
 	if (pid == 0)
 		_exit(mountns_enter(&plan, &what) == 0 ? 0 : 1);
 	mountns_plan_clear(&plan);
-	available = 0;
-	if (pid > 0) {
-		while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-			;
-		available = w == pid && WIFEXITED(status) &&
-			WEXITSTATUS(status) == 0;
-	}
+	if (pid < 0)
+		return false;
+	while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	return w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* Probe once: can a child of this process build the namespace? */
+bool
+mountns_available(void)
+{
+	static int available = -1;
+
+	if (available < 0)
+		available = mountns_probe(MOUNTNS_NET_ON);
+	return available;
+}
+
+/* Probe once: and a network namespace with lo up in it? */
+bool
+mountns_net_available(void)
+{
+	static int available = -1;
+
+	if (available < 0)
+		available = mountns_available() &&
+			mountns_probe(MOUNTNS_NET_LOOPBACK);
 	return available;
 }

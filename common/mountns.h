@@ -25,6 +25,19 @@ struct scope;
  * writable through both layers (both are path based).
  */
 
+/*
+ * The network of the child (mountns_plan.net), least to most narrow.
+ * loopback and off: a network namespace of its own, made in the first
+ * unshare (inside its user namespace), with only lo: up (loopback) or
+ * left down (off).  The locking user namespace owns no part of it, so
+ * nothing the child runs can bring lo up or add a device.
+ */
+enum mountns_net {
+	MOUNTNS_NET_ON = 0, /* the worker's own network */
+	MOUNTNS_NET_LOOPBACK = 1,
+	MOUNTNS_NET_OFF = 2,
+};
+
 /* The shared temp dirs a private one can replace: /tmp, /var/tmp. */
 #define MOUNTNS_NTMP 2
 
@@ -46,6 +59,7 @@ struct mountns_plan {
 	char **graft; /* outermost, each beneath a tmp_dst */
 	size_t ngraft;
 	int *graft_fd; /* the child's detached grafts (scratch) */
+	enum mountns_net net; /* set by the caller after the build */
 	bool userns; /* not root: the first namespace needs a user ns too */
 	char uid_map[48];
 	char gid_map[48];
@@ -53,6 +67,8 @@ struct mountns_plan {
 
 /* Can this worker build such a namespace?  Probed once (a fork). */
 bool mountns_available(void);
+/* And one with a network namespace of its own?  Probed once (a fork). */
+bool mountns_net_available(void);
 
 /*
  * The plan for the scope's write allows and deny rules plus the

@@ -12,6 +12,7 @@
 #include "common/xmalloc.h"
 #include "supervisord/conf_approval.h"
 #include "supervisord/conf.h"
+#include "supervisord/isolation.h"
 
 #define CONF_MAX_FILE (1024u * 1024u)
 
@@ -295,6 +296,14 @@ conf_handler(
 		if (strncmp(name, "approval", 8) == 0)
 			return conf_handle_approval(
 				cp, &c->approval, name, value);
+		if (strcmp(name, "network") == 0) {
+			if ((c->network = isolation_network_parse(value)) < 0)
+				return conf_error(cp,
+					"network: expected on, loopback or "
+					"off, not \"%s\"",
+					value);
+			return 1;
+		}
 		return conf_error(cp, "unknown key \"%s\" in [defaults]", name);
 	}
 	if (strncmp(section, "pod.", 4) == 0) {

@@ -13,7 +13,8 @@
  *   [daemon]        max_pods, max_depth, max_children
  *   [defaults]      model = PROVIDER/MODEL | alias | bare model,
  *                   approval, approval_allow (repeatable),
- *                   approval_timeout, approval_ask
+ *                   approval_timeout, approval_ask,
+ *                   network = on | loopback | off
  *   [pod.NAME]      approval* keys for a top-level pod of that name
  *   [provider.NAME] scheme = openai_chat|anthropic, base_url,
  *                   api_key_env | api_key_file, context_window,
@@ -79,6 +80,7 @@ struct config {
 	size_t nproviders;
 	bool from_file; /* false: built from the environment */
 	struct config_compaction compaction;
+	int network; /* [defaults] network: enum iso_network, default on */
 	struct config_approval approval; /* [defaults] */
 	struct config_approval *pod_approvals; /* [pod.NAME] */
 	size_t npod_approvals;

@@ -316,6 +316,7 @@ static const struct param_spec control_p_spawn[] = {
 	{ "task", PARAM_STRING, true },
 	{ "restart", PARAM_STRING, true },
 	{ "approval", PARAM_OBJECT, true },
+	{ "network", PARAM_STRING, true },
 	{ NULL, PARAM_ANY, false },
 };
 static const struct param_spec control_p_stop[] = {

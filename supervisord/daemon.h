@@ -12,6 +12,7 @@
 #include "common/paths.h"
 #include "common/scope.h"
 #include "common/id.h"
+#include "supervisord/isolation.h"
 
 struct event;
 struct event_base;
@@ -91,6 +92,7 @@ struct pod {
 	char *instruction;
 	struct scope_rules scope;
 	struct approval_policy approval; /* approvals.c */
+	struct pod_isolation iso; /* isolation.c: network policy */
 	char *parent; /* NULL for top-level */
 	struct namelist children;
 	struct namelist peers;

@@ -11,8 +11,96 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "proto/conn.h"
+#include "proto/msg.h"
+#include "supervisord/conf.h"
 #include "supervisord/daemon.h"
 #include "supervisord/isolation.h"
+
+static struct json_object *
+isolation_field(const char *field)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "field", json_object_new_string(field));
+	return o;
+}
+
+/* spawn's "network"; see isolation.h. */
+int
+isolation_spawn_params(struct daemon *d, const struct pod *viewer,
+	struct conn *c, const struct msg *m, struct pod_isolation *iso)
+{
+	struct json_object *v = msg_param(m, "network");
+	int net;
+
+	if (v != NULL) {
+		net = json_object_is_type(v, json_type_string)
+			? isolation_network_parse(json_object_get_string(v))
+			: -1;
+		if (net < 0) {
+			conn_send_error(c, m->id, PERR_INVALID_REQUEST,
+				isolation_field("network"),
+				"\"network\" must be \"on\", \"loopback\" or "
+				"\"off\"");
+			return -1;
+		}
+	} else
+		net = viewer != NULL ? (int)viewer->iso.network
+				     : (int)d->config->network;
+	if (viewer != NULL && net < (int)viewer->iso.network) {
+		conn_send_error(c, m->id, PERR_NOT_SUBSET,
+			isolation_field("network"),
+			"\"network\": a child may only narrow its parent's "
+			"policy; pod %s has network = %s, so \"%s\" is not "
+			"allowed",
+			viewer->name,
+			isolation_network_name(viewer->iso.network),
+			isolation_network_name((enum iso_network)net));
+		return -1;
+	}
+	iso->network = (enum iso_network)net;
+	return 0;
+}
+
+/* Pod state: "network". */
+void
+isolation_to_state(const struct pod *p, struct json_object *o)
+{
+	json_object_object_add(o, "network",
+		json_object_new_string(isolation_network_name(p->iso.network)));
+}
+
+/* Pod state: "network" (absent: on). */
+int
+isolation_from_state(struct pod *p, struct json_object *o, char **reterr_msg)
+{
+	struct json_object *v;
+	int net;
+
+	/* State written before issue 17: the network the pod had, on. */
+	p->iso.network = ISO_NET_ON;
+	if (!json_object_object_get_ex(o, "network", &v) || v == NULL)
+		return 0;
+	net = json_object_is_type(v, json_type_string)
+		? isolation_network_parse(json_object_get_string(v))
+		: -1;
+	if (net < 0) {
+		*reterr_msg =
+			xstrdup("bad \"network\": not on, loopback or off");
+		return -EINVAL;
+	}
+	p->iso.network = (enum iso_network)net;
+	return 0;
+}
+
+/* pod-summary: "network". */
+void
+isolation_summary(const struct pod *p, struct json_object *o)
+{
+	json_object_object_add(o, "network",
+		json_object_new_string(isolation_network_name(p->iso.network)));
+}
 
 /* <state>/tmp/<name> (caller frees). */
 char *
@@ -45,6 +133,8 @@ isolation_start_config(const struct daemon *d, const struct pod *p)
 		log_warn("cannot make %s: %s", parent, strerror(errno));
 	free(parent);
 	json_object_object_add(o, "tmp_dir", json_object_new_string(dir));
+	json_object_object_add(o, "network",
+		json_object_new_string(isolation_network_name(p->iso.network)));
 	free(dir);
 	return o;
 }

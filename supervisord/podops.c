@@ -120,6 +120,7 @@ podops_summary(struct daemon *d, struct pod *p)
 	json_object_object_add(o, "model",
 		p->model != NULL ? json_object_new_string(p->model) : NULL);
 	json_object_object_add(o, "cwd", json_object_new_string(p->cwd));
+	isolation_summary(p, o);
 	if (daemon_pod_running(p)) {
 		char *sock = paths_pod_sock(&d->paths, p->name);
 
@@ -329,6 +330,7 @@ podops_spawn(
 	struct scope_rules rules = { 0 };
 	struct approval_policy apol = { 0 };
 	struct json_object *areq;
+	struct pod_isolation iso = { 0 };
 	struct registry_conflict rc;
 	struct model_choice mc;
 	char *cwd = NULL, *err = NULL;
@@ -405,7 +407,8 @@ podops_spawn(
 		model_choice_clear(&mc);
 		return;
 	}
-	if (podops_spawn_params(d, viewer, c, m, &cwd, &rules) != 0) {
+	if (isolation_spawn_params(d, viewer, c, m, &iso) != 0 ||
+		podops_spawn_params(d, viewer, c, m, &cwd, &rules) != 0) {
 		approval_policy_clear(&apol);
 		model_choice_clear(&mc);
 		return;
@@ -428,6 +431,7 @@ podops_spawn(
 	p->instruction = instr != NULL ? xstrdup(instr) : NULL;
 	p->scope = rules;
 	p->approval = apol;
+	p->iso = iso;
 	p->parent = viewer != NULL ? xstrdup(viewer->name) : NULL;
 	id_new(p->session_id);
 	p->policy = restart != NULL && strcmp(restart, "on-failure") == 0

@@ -163,6 +163,8 @@ summary_text(struct daemon *d, struct pod *p, struct textbuf *tb)
 	textbuf_json_str(tb, p->model);
 	textbuf_puts(tb, ",\"cwd\":");
 	textbuf_json_str(tb, p->cwd);
+	textbuf_puts(tb, ",\"network\":");
+	textbuf_json_str(tb, isolation_network_name(p->iso.network));
 	if (daemon_pod_running(p)) {
 		sock = paths_pod_sock(&d->paths, p->name);
 		textbuf_puts(tb, ",\"socket\":");

@@ -220,6 +220,7 @@ static const struct param_spec workerchan_p_spawn[] = {
 	{ "instruction", PARAM_STRING, true },
 	{ "restart", PARAM_STRING, true },
 	{ "approval", PARAM_OBJECT, true },
+	{ "network", PARAM_STRING, true },
 	{ NULL, PARAM_ANY, false },
 };
 static const struct param_spec workerchan_p_stop[] = {

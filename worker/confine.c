@@ -110,6 +110,7 @@ confine_prepare(struct confine *cf, struct tool_env *env, char **reterr_msg)
 	const char *const *scratch_mnt = env->scratch;
 	const char *const *scratch_ll = env->scratch;
 	const char **mnt = NULL, **ll = NULL, **visible = NULL;
+	bool net = env->network != MOUNTNS_NET_ON, tcp;
 	size_t i;
 	int r = 0;
 
@@ -134,15 +135,36 @@ confine_prepare(struct confine *cf, struct tool_env *env, char **reterr_msg)
 		}
 		if (r < 0)
 			goto out;
+		if (net && mountns_net_available())
+			cf->plan.net = (enum mountns_net)env->network;
+	}
+	/*
+	 * Where no network namespace holds the policy (none here, or it
+	 * fails in the child), Landlock's TCP rules do: the carved ruleset
+	 * denies every TCP bind and connect.  With neither: refused.
+	 */
+	tcp = net && env->landlock && env->landlock_abi >= 4;
+	cf->net_fallback = !net || tcp;
+	if (net && cf->plan.net == MOUNTNS_NET_ON && !tcp) {
+		*reterr_msg = xstrfmt("network = %s needs a network namespace "
+				      "(unprivileged user namespaces) or "
+				      "Landlock ABI 4 (kernel >= 6.7), and "
+				      "neither is available here",
+			confine_network_name(env->network));
+		r = -EOPNOTSUPP;
+		goto out;
 	}
 	if (!env->landlock)
 		goto out;
-	cf->rule_carved = landlock_ruleset_build(
-		env->landlock_abi, env->scope, scratch_ll, NULL, reterr_msg);
+	cf->rule_carved = landlock_ruleset_build(env->landlock_abi, env->scope,
+		scratch_ll, NULL, tcp, reterr_msg);
 	cf->rule_mounted = cf->rule_carved;
-	if (cf->rule_carved >= 0 && cf->mountns && cf->plan.nro > 0)
+	/* The namespace holds the network: its ruleset needs no TCP rules. */
+	if (cf->rule_carved >= 0 && cf->mountns &&
+		(cf->plan.nro > 0 || (tcp && cf->plan.net != MOUNTNS_NET_ON)))
 		cf->rule_mounted = landlock_ruleset_build(env->landlock_abi,
-			env->scope, scratch_ll, &cf->plan, reterr_msg);
+			env->scope, scratch_ll, &cf->plan,
+			cf->plan.net == MOUNTNS_NET_ON && tcp, reterr_msg);
 	if (cf->rule_carved < 0 || cf->rule_mounted < 0)
 		r = cf->rule_carved < 0 ? cf->rule_carved : cf->rule_mounted;
 out:
@@ -182,6 +204,11 @@ confine_child(const struct confine *cf, const char **ret_what)
 		rulefd = cf->rule_mounted;
 	else if (cf->mountns)
 		confine_note(what);
+	if (rulefd == cf->rule_carved && !cf->net_fallback) {
+		*ret_what = "cannot isolate the network: the network "
+			    "namespace failed and Landlock has no TCP rules";
+		return -EPERM;
+	}
 	/* After the mounts: the directory is looked up through them. */
 	if (cf->cwd != NULL && chdir(cf->cwd) < 0) {
 		*ret_what = "cannot enter the pod's working directory";
@@ -192,6 +219,43 @@ confine_child(const struct confine *cf, const char **ret_what)
 		return r;
 	}
 	return 0;
+}
+
+/* "on", "loopback", "off" -> enum mountns_net, or -1. */
+int
+confine_network_parse(const char *s)
+{
+	if (s == NULL)
+		return -1;
+	if (strcmp(s, "on") == 0)
+		return MOUNTNS_NET_ON;
+	if (strcmp(s, "loopback") == 0)
+		return MOUNTNS_NET_LOOPBACK;
+	if (strcmp(s, "off") == 0)
+		return MOUNTNS_NET_OFF;
+	return -1;
+}
+
+/* enum mountns_net -> "on", "loopback", "off". */
+const char *
+confine_network_name(int net)
+{
+	return net == MOUNTNS_NET_OFF         ? "off"
+		: net == MOUNTNS_NET_LOOPBACK ? "loopback"
+					      : "on";
+}
+
+/* What holds the pod's network policy (the greeting's network_isolation). */
+const char *
+confine_network_how(struct tool_env *env)
+{
+	if (env->network == MOUNTNS_NET_ON)
+		return "none";
+	if (tools_bash_mountns(env) && mountns_net_available())
+		return "netns";
+	if (env->landlock && env->landlock_abi >= 4)
+		return "landlock";
+	return "refused";
 }
 
 /* Do the pod's tools get a private /tmp (the greeting's private_tmp)? */
@@ -231,6 +295,17 @@ confine_cfg_parse(struct json_object *o, const char *control_sock,
 		}
 		cfg->tmp_dir = xstrdup(s);
 	}
+	if (json_object_object_get_ex(o, "network", &v) && v != NULL) {
+		cfg->network = confine_network_parse(
+			json_object_is_type(v, json_type_string)
+				? json_object_get_string(v)
+				: NULL);
+		if (cfg->network < 0) {
+			*reterr_msg = xstrdup("confine.network must be \"on\", "
+					      "\"loopback\" or \"off\"");
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -244,6 +319,7 @@ confine_cfg_apply(const struct confine_cfg *cfg, struct tool_env *env)
 	if (cfg == NULL)
 		return;
 	env->tmp_dir = cfg->tmp_dir;
+	env->network = cfg->network;
 	env->visible = (const char *const *)cfg->visible;
 	/*
 	 * Without the namespace bash cannot write /tmp at all (Landlock

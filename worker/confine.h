@@ -29,6 +29,10 @@ struct tool_env;
  *    A scratch dir beneath the shared /tmp means the private one.
  *    Without the namespace, Landlock grants the private dirs instead of
  *    the shared ones (bash cannot write the shared /tmp at all then).
+ * 4. with env->network loopback/off: a network namespace of the child's
+ *    own (inside its user namespace) with only lo, up / down.  Without
+ *    the namespace, Landlock ABI >= 4 denies every TCP bind and connect
+ *    (for loopback too); with neither, the child is refused.
  * Without Landlock (no kernel support) only the mounts hold; without
  * both nothing is confined (the greeting and doctor say so).
  *
@@ -50,6 +54,7 @@ struct confine {
 	int rule_mounted; /* Landlock fd when the mounts hold, or -1 */
 	int rule_carved; /* Landlock fd when they do not, or -1 */
 	char *cwd; /* entered after the mounts; NULL: stay */
+	bool net_fallback; /* the carved ruleset holds the network policy */
 };
 
 /*
@@ -73,6 +78,17 @@ void confine_clear(struct confine *cf);
  */
 int confine_child(const struct confine *cf, const char **ret_what);
 
+/* "on", "loopback", "off" <-> enum mountns_net; -1 if unknown. */
+int confine_network_parse(const char *s);
+const char *confine_network_name(int net);
+
+/*
+ * What holds env's network policy now: "none" (network on), "netns",
+ * "landlock" (TCP only: every TCP bind/connect denied) or "refused"
+ * (bash is not run).  May probe (a fork, once).
+ */
+const char *confine_network_how(struct tool_env *env);
+
 /*
  * Do the pod's tools see a private /tmp and /var/tmp (the greeting's
  * private_tmp)?  False without a tmp_dir or a mount namespace: then
@@ -82,12 +98,14 @@ bool confine_private_tmp(struct tool_env *env);
 
 /*
  * The start request's "confine" object (docs/worker-channel.md):
- * {tmp_dir?: abs path}.  Absent: no private temp dirs.  control_sock's
+ * {tmp_dir?: abs path, network?: "on"|"loopback"|"off"}.  Absent: no
+ * private temp dirs, network on.  control_sock's
  * directory stays visible beneath a private /tmp.  *ret_cfg is set
  * (caller frees with confine_cfg_free) even on an error.
  */
 struct confine_cfg {
 	char *tmp_dir;
+	int network; /* enum mountns_net */
 	char *visible[2]; /* NULL-terminated */
 };
 int confine_cfg_parse(struct json_object *o, const char *control_sock,

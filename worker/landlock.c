@@ -24,6 +24,16 @@
 #define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
 #endif
 
+/* ABI 4: TCP bind and connect (not in Debian 12's header). */
+#define LANDLOCK_NET_BIND_TCP (1ULL << 0)
+#define LANDLOCK_NET_CONNECT_TCP (1ULL << 1)
+
+/* The ruleset attribute up to ABI 4's handled_access_net. */
+struct landlock_attr_net {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;
+};
+
 /* Rights that make sense on a regular file (the rest need a directory). */
 #define LANDLOCK_FILE_RIGHTS \
 	(LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_TRUNCATE)
@@ -40,8 +50,7 @@ struct landlock_build {
 };
 
 static int
-landlock_sys_create_ruleset(
-	const struct landlock_ruleset_attr *attr, size_t size, uint32_t flags)
+landlock_sys_create_ruleset(const void *attr, size_t size, uint32_t flags)
 {
 	return (int)syscall(SYS_landlock_create_ruleset, attr, size, flags);
 }
@@ -272,9 +281,9 @@ landlock_allow_rule(struct landlock_build *b, const struct scope_rule *rule)
 int
 landlock_ruleset_build(int abi, const struct scope *scope,
 	const char *const *scratch, const struct mountns_plan *mounted,
-	char **reterr_msg)
+	bool deny_tcp, char **reterr_msg)
 {
-	struct landlock_ruleset_attr attr;
+	struct landlock_attr_net attr;
 	struct landlock_build b;
 	size_t i;
 	int r = 0;
@@ -287,9 +296,20 @@ landlock_ruleset_build(int abi, const struct scope *scope,
 		*reterr_msg = xstrdup("Landlock is not available");
 		return -EOPNOTSUPP;
 	}
+	if (deny_tcp && abi < 4) {
+		*reterr_msg = xstrdup("the network policy needs a network "
+				      "namespace or Landlock ABI 4 (kernel "
+				      ">= 6.7), and neither is available");
+		return -EOPNOTSUPP;
+	}
 	memset(&attr, 0, sizeof(attr));
 	attr.handled_access_fs = b.handled;
-	b.fd = landlock_sys_create_ruleset(&attr, sizeof(attr), 0);
+	/* Handled and never allowed: every TCP bind and connect fails. */
+	if (deny_tcp)
+		attr.handled_access_net =
+			LANDLOCK_NET_BIND_TCP | LANDLOCK_NET_CONNECT_TCP;
+	b.fd = landlock_sys_create_ruleset((const void *)&attr,
+		deny_tcp ? sizeof(attr) : sizeof(attr.handled_access_fs), 0);
 	if (b.fd < 0) {
 		r = -errno;
 		*reterr_msg = xstrfmt(

@@ -2,6 +2,7 @@
 #ifndef WORKER_LANDLOCK_H
 #define WORKER_LANDLOCK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct mountns_plan;
@@ -38,12 +39,15 @@ uint64_t landlock_handled_rights(int abi);
  * Build a ruleset fd (O_CLOEXEC) for a bash child from the scope's write
  * allows and deny rules, the NULL-terminated scratch directories (may be
  * NULL) and /dev/null.  The holes mounted binds read-only (NULL: none)
- * are not carved.  Returns the fd or a negative errno with a sentence in
- * *reterr_msg (caller frees).
+ * are not carved.  With deny_tcp (ABI >= 4, else refused) every TCP
+ * bind and connect is denied too: the network policy's fallback where
+ * no network namespace can be made (UDP and unix sockets stay open).
+ * Returns the fd or a negative errno with a sentence in *reterr_msg
+ * (caller frees).
  */
 int landlock_ruleset_build(int abi, const struct scope *scope,
 	const char *const *scratch, const struct mountns_plan *mounted,
-	char **reterr_msg);
+	bool deny_tcp, char **reterr_msg);
 
 /*
  * Confine the calling process (the forked child, right before execve):

@@ -109,6 +109,10 @@ podsock_greeting(struct worker *w)
 		json_object_new_boolean(tools_bash_mountns(&w->tenv)));
 	json_object_object_add(g, "private_tmp",
 		json_object_new_boolean(confine_private_tmp(&w->tenv)));
+	json_object_object_add(g, "network",
+		json_object_new_string(confine_network_name(w->tenv.network)));
+	json_object_object_add(g, "network_isolation",
+		json_object_new_string(confine_network_how(&w->tenv)));
 	json_object_object_add(g, "context_window",
 		json_object_new_int64(w->pc.context_window));
 	json_object_object_add(g, "context_tokens",

@@ -40,6 +40,7 @@ struct tool_env {
 	int mountns; /* read-only mounts for bash: -1 not probed yet, 0, 1 */
 	/* Isolation (worker/confine.h); zero: none (the old behaviour). */
 	const char *tmp_dir; /* the pod's private temp dir, or NULL */
+	int network; /* enum mountns_net: 0 on, 1 loopback, 2 off */
 	const char *const *visible; /* beneath /tmp, kept visible */
 	struct tool_readset *readset; /* read-before-write hashes */
 	struct tool_bash *bash_dying; /* cancelled bash runs not yet reaped */

@@ -5,6 +5,10 @@ workers and bash, driven through fakellm directives.
 - private /tmp and /var/tmp: what one pod's bash writes there no other
   pod sees, the shared dirs stay untouched, the pod keeps its files
   across turns and restores, `forget` removes them.
+- network policy: `off` makes a connect to a loopback listener the test
+  started fail (and to an outside address), `loopback` lets bash reach
+  its own lo but not the host's listener, `on` connects; a child may
+  only narrow its parent's policy (`not_subset`).
 
 Each check runs a bash command that prints a marker with its exit status,
 so a refusal is seen as the command failing, never as a missing reply.
@@ -12,6 +16,7 @@ so a refusal is seen as the command failing, never as a missing reply.
 
 import json
 import os
+import socket
 import uuid
 
 from pvtest import check, run_tests, text_input
@@ -143,5 +148,139 @@ def test_private_tmp_hostile(env):
     check(os.listdir(victim) == ["v.txt"], "the link's target changed")
 
 
+def listener():
+    """A TCP listener on 127.0.0.1 in the test's (the host's) network."""
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    return srv, srv.getsockname()[1]
+
+
+CONNECT = "exec 3<>/dev/tcp/127.0.0.1/%d && echo connected"
+# bash's own lo: listen and connect in one command.
+SELF_LO = ("python3 -c 'import socket; s=socket.socket(); "
+           "s.bind((\"127.0.0.1\",0)); s.listen(1); "
+           "socket.create_connection(s.getsockname(), 2); print(\"lo-ok\")'")
+OUTSIDE = "exec 3<>/dev/tcp/192.0.2.1/80"
+
+
+def test_network_policy(env):
+    c = start(env)
+    srv, port = listener()
+    try:
+        spawn(c, env, "on")
+        spawn(c, env, "lo", network="loopback")
+        spawn(c, env, "off", network="off")
+        for name, want in (("on", "on"), ("lo", "loopback"),
+                           ("off", "off")):
+            d = c.request("inspect", {"name": name})["data"]
+            check(d.get("network") == want,
+                  "inspect %s network: %r" % (name, d.get("network")))
+        pon, g = greeting(env, "on")
+        check(g.get("network") == "on" and
+              g.get("network_isolation") == "none", "greeting: %r" % g)
+        plo, g = greeting(env, "lo")
+        check(g.get("network") == "loopback", "greeting: %r" % g)
+        check(g.get("network_isolation") == "netns",
+              "no network namespace for bash on this machine: %r" % g)
+        poff, g = greeting(env, "off")
+        check(g.get("network") == "off" and
+              g.get("network_isolation") == "netns", "greeting: %r" % g)
+
+        rc, out = bash(pon, CONNECT % port)
+        check(rc == 0 and "connected" in out, "on cannot connect: %s" % out)
+        for pc, name in ((plo, "loopback"), (poff, "off")):
+            rc, out = bash(pc, CONNECT % port)
+            check(rc != 0 and "connected" not in out,
+                  "%s reached the host's listener: %s" % (name, out))
+            rc, out = bash(pc, "timeout 5 bash -c '%s'" % OUTSIDE)
+            check(rc != 0, "%s reached an outside address: %s" % (name, out))
+        rc, out = bash(plo, SELF_LO)
+        check(rc == 0 and "lo-ok" in out, "loopback: no own lo: %s" % out)
+        rc, out = bash(poff, SELF_LO)
+        check(rc != 0 and "lo-ok" not in out, "off: lo works: %s" % out)
+        # bash cannot widen its own policy: lo stays down.
+        rc, out = bash(poff, "ip link set lo up 2>&1; " + SELF_LO)
+        check("lo-ok" not in out, "off: bash brought lo up: %s" % out)
+        # The worker's own traffic (fakellm on 127.0.0.1) is unaffected:
+        # every turn above reached the provider.  A restore keeps it.
+        c.request("stop", {"name": "off"})
+        c.request("restore", {"name": "off"})
+        check(env.read_state("off").get("network") == "off",
+              "pod state lost the network policy")
+        poff = env.pod_client("off")
+        rc, out = bash(poff, CONNECT % port)
+        check(rc != 0, "off after a restore connects: %s" % out)
+    finally:
+        srv.close()
+
+
+def test_network_narrow_only(env):
+    c = start(env)
+    spawn(c, env, "p", network="loopback")
+    pp, _ = greeting(env, "p")
+    base = ('@spawn_pod {"name":"p.%s","task":"hi","scope":[{"target":"%s",'
+            '"permission":"write","recursive":true}],"cwd":"%s"%s}')
+
+    def spawn_kid(name, net):
+        extra = ',"network":"%s"' % net if net else ""
+        kid = env.mkdir("p/" + name)
+        pp.request("run", text_input(base % (name, kid, kid, extra)))
+        msgs = pp.collect_until("run_end", 30)
+        pp.wait_event("status")
+        res = [m["data"] for m in msgs if m.get("event") == "tool_result"]
+        check(len(res) == 1, "one tool result: %r" % res)
+        if not res[0]["is_error"]:
+            # The child's first turn end starts a turn of p: wait it out.
+            def ended(d):
+                it = d["item"]
+                return (it.get("type") == "pod_event" and
+                        it.get("kind") == "child_turn_ended" and
+                        it.get("from") == "p." + name)
+            if not any(m.get("event") == "system_item" and
+                       ended(m["data"]) for m in msgs):
+                pp.wait_event("system_item", 30, ended)
+                pp.wait_event("run_end", 30)
+                pp.wait_event("status")
+        return res[0]
+
+    r = spawn_kid("wide", "on")
+    out = r.get("output") or r["summary"]
+    check(r["is_error"] and "not_subset" in out and "network" in out,
+          "a child wider than its parent: %r" % r)
+    r = spawn_kid("same", None)
+    check(not r["is_error"], "a child inheriting: %r" % r)
+    check(c.request("inspect", {"name": "p.same"})["data"]["network"] ==
+          "loopback", "the child did not inherit loopback")
+    r = spawn_kid("narrow", "off")
+    check(not r["is_error"], "a narrower child: %r" % r)
+    check(c.request("inspect", {"name": "p.narrow"})["data"]["network"] ==
+          "off", "the child is not off")
+    # A bad value from a user: invalid_request naming the field.
+    e = c.expect_error("spawn", {"name": "x", "cwd": env.mkdir("x"),
+                                 "network": "sometimes"}, "invalid_request")
+    check("network" in json.dumps(e), "error does not name network: %r" % e)
+
+
+def test_network_config_default(env):
+    env.start_fakellm()
+    env.use_fakellm()
+    with open(env.config) as f:
+        text = f.read()
+    env.write_config(text.replace("[defaults]\n",
+                                  "[defaults]\nnetwork = off\n", 1))
+    env.start_daemon()
+    c = env.control()
+    spawn(c, env, "a")
+    check(c.request("inspect", {"name": "a"})["data"]["network"] == "off",
+          "[defaults] network = off not applied")
+    r = env.cli("spawn", "b", "--cwd", env.mkdir("b"), "--network", "on")
+    check(r.returncode == 0, "spawn --network on: %s" % r.stderr)
+    check(c.request("inspect", {"name": "b"})["data"]["network"] == "on",
+          "--network on not applied")
+
+
 if __name__ == "__main__":
-    run_tests([test_private_tmp, test_private_tmp_hostile])
+    run_tests([test_private_tmp, test_private_tmp_hostile,
+               test_network_policy, test_network_narrow_only,
+               test_network_config_default])
