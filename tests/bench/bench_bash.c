@@ -4,7 +4,8 @@
  * through the worker's tool runner (fork, confinement, exec of bash,
  * exit, reaping on the event loop), unconfined, under Landlock, and under
  * Landlock plus the read-only mount namespace, over a scope with one
- * delegated hole.  Baseline: fork + execve of `/bin/bash -c true` + wait,
+ * delegated hole, and with that plus a private /tmp and network = off
+ * (docs/isolation.md).  Baseline: fork + execve of `/bin/bash -c true` + wait,
  * in the same run.  The modes are interleaved round by round so load on
  * the machine falls on all of them alike.
  *
@@ -29,12 +30,13 @@
 
 extern char **environ;
 
-enum { MODE_NONE, MODE_LANDLOCK, MODE_MOUNTS, MODE_N };
+enum { MODE_NONE, MODE_LANDLOCK, MODE_MOUNTS, MODE_ISOLATED, MODE_N };
 
 static const char *const mode_names[MODE_N] = {
 	"bash_true_unconfined",
 	"bash_true_landlock",
 	"bash_true_landlock_mounts",
+	"bash_true_private_tmp_netns",
 };
 
 struct done {
@@ -92,6 +94,7 @@ main(int argc, char **argv)
 	struct scope_rules rules = { 0 };
 	struct scope_rule rule;
 	char tmpl[] = "/tmp/pvbench-bash.XXXXXX", *spec, *err = NULL, *cmd;
+	char *tmp_dir;
 	double *t[MODE_N + 1], v, base_p50;
 	struct event_base *base;
 	struct tool_env env;
@@ -130,6 +133,8 @@ main(int argc, char **argv)
 	have[MODE_NONE] = true;
 	have[MODE_LANDLOCK] = env.landlock;
 	have[MODE_MOUNTS] = env.landlock && mountns_available();
+	have[MODE_ISOLATED] = have[MODE_MOUNTS] && mountns_net_available();
+	tmp_dir = xstrfmt("%s/podtmp", tmpl);
 	for (m = 0; m <= MODE_N; m++)
 		t[m] = xcalloc((size_t)rounds, sizeof(double));
 	for (i = 0; i < rounds; i++) {
@@ -138,7 +143,10 @@ main(int argc, char **argv)
 			if (!have[m])
 				continue;
 			env.landlock = m != MODE_NONE;
-			env.mountns = m == MODE_MOUNTS;
+			env.mountns = m >= MODE_MOUNTS;
+			env.tmp_dir = m == MODE_ISOLATED ? tmp_dir : NULL;
+			env.network = m == MODE_ISOLATED ? MOUNTNS_NET_OFF
+							 : MOUNTNS_NET_ON;
 			v = run_tool(&env, base);
 			if (v < 0) {
 				fprintf(stderr, "bench_bash: %s failed\n",
@@ -165,6 +173,7 @@ main(int argc, char **argv)
 	event_base_free(base);
 	scope_free(scope);
 	free(spec);
+	free(tmp_dir);
 	cmd = xstrfmt("rm -rf %s", tmpl);
 	if (system(cmd) != 0)
 		fprintf(stderr, "bench_bash: cannot remove %s\n", tmpl);
