@@ -21,6 +21,7 @@
 #include "proto/dispatch.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
+#include "worker/mcp.h"
 #include "worker/approval.h"
 #include "worker/compact.h"
 #include "worker/link.h"
@@ -73,6 +74,24 @@ static const struct conn_ops podsock_conn_ops = {
 	.on_close = podsock_on_close,
 };
 
+/* [{name, state}] of the pod's MCP servers. */
+static struct json_object *
+podsock_mcp_servers(struct worker *w)
+{
+	struct json_object *a = json_object_new_array(), *o;
+	size_t i;
+
+	for (i = 0; i < mcp_nservers(w->mcp); i++) {
+		o = json_object_new_object();
+		json_object_object_add(o, "name",
+			json_object_new_string(mcp_server_name(w->mcp, i)));
+		json_object_object_add(o, "state",
+			json_object_new_string(mcp_server_state(w->mcp, i)));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 /* The greeting of PROTOCOL.md §2, computed now. */
 struct json_object *
 podsock_greeting(struct worker *w)
@@ -98,7 +117,9 @@ podsock_greeting(struct worker *w)
 	for (i = 0; i < n; i++)
 		json_object_array_add(
 			tools, json_object_new_string(defs[i].name));
+	mcp_tool_names(w->mcp, tools);
 	json_object_object_add(g, "tools", tools);
+	json_object_object_add(g, "mcp", podsock_mcp_servers(w));
 	summary = worker_scope_summary(w);
 	json_object_object_add(
 		g, "scope_summary", json_object_new_string(summary));

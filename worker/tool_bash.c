@@ -453,7 +453,7 @@ tool_bash_tracked(struct tool_env *env, pid_t pid)
 	for (b = env->bash_all; b != NULL; b = b->all_next)
 		if (b->pid == pid)
 			return true;
-	return false;
+	return env->owns_pid != NULL && env->owns_pid(env->owns_pid_arg, pid);
 }
 
 /*

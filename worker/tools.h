@@ -45,6 +45,9 @@ struct tool_env {
 	struct tool_readset *readset; /* read-before-write hashes */
 	struct tool_bash *bash_dying; /* cancelled bash runs not yet reaped */
 	struct tool_bash *bash_all; /* every bash run not yet freed */
+	/* Children the orphan reaper leaves alone (MCP stdio servers). */
+	bool (*owns_pid)(void *arg, int pid);
+	void *owns_pid_arg;
 };
 
 /* Set up env for a pod: no scope (all access refused) until the worker

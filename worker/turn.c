@@ -11,6 +11,7 @@
 #include "common/xmalloc.h"
 #include "proto/conn.h"
 #include "proto/msg.h"
+#include "worker/mcp.h"
 #include "worker/approval.h"
 #include "worker/attach.h"
 #include "worker/compact.h"
@@ -734,7 +735,7 @@ turn_new(struct worker *w)
 	if (nb > 0 && b != NULL)
 		memcpy(t->defs, b, nb * sizeof *b);
 	memcpy(t->defs + nb, p, np * sizeof *p);
-	t->ndefs = nb + np;
+	t->ndefs = t->nbase = nb + np;
 	t->next_ev = event_new(w->base, -1, 0, turn_next_cb, t);
 	t->log_ev = evtimer_new(w->base, turn_log_retry_cb, t);
 	return t;
@@ -747,6 +748,7 @@ turn_free(struct turn *t)
 	if (t == NULL)
 		return;
 	llm_call_cancel(t->call);
+	mcp_wait_cancel(t->w->mcp);
 	turn_tools_free(t);
 	turn_items_clear(&t->items);
 	turn_items_clear(&t->unacked);

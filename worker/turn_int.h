@@ -19,6 +19,7 @@ struct event;
 struct llm_call;
 struct tool_run;
 struct tool_pod_run;
+struct mcp_call;
 struct llm_tool_def;
 
 struct turn_buf {
@@ -34,6 +35,7 @@ struct turn_tool {
 	char *args;
 	struct tool_run *run;
 	struct tool_pod_run *prun;
+	struct mcp_call *mrun;
 	bool waiting; /* for an approval */
 	bool started;
 	bool done;
@@ -53,6 +55,7 @@ struct turn {
 	int requests; /* model requests made in this run */
 	struct llm_tool_def *defs;
 	size_t ndefs;
+	size_t nbase; /* built-in and pod tools; MCP tools follow */
 
 	struct llm_call *call;
 	int64_t call_start_ms;

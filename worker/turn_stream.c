@@ -11,6 +11,7 @@
 #include "common/xmalloc.h"
 #include "proto/conn.h"
 #include "proto/msg.h"
+#include "worker/mcp.h"
 #include "worker/attach.h"
 #include "worker/compact.h"
 #include "worker/link.h"
@@ -267,6 +268,12 @@ static const struct llm_stream_cb turn_stream_cbs = {
 };
 
 /* Deliver queued items, then send the next model request. */
+static void
+turn_stream_mcp_ready_cb(void *arg)
+{
+	turn_stream_request(arg);
+}
+
 void
 turn_stream_request(struct turn *t)
 {
@@ -292,6 +299,10 @@ turn_stream_request(struct turn *t)
 		turn_stop(t, "limit_reached", NULL, NULL);
 		return;
 	}
+	/* The first request waits for the MCP servers' first start. */
+	if (mcp_wait_first(t->w->mcp, turn_stream_mcp_ready_cb, t))
+		return;
+	t->ndefs = mcp_defs(t->w->mcp, &t->defs, t->nbase);
 	t->requests++;
 	t->call_no++;
 	system = worker_system_prompt(t->w);

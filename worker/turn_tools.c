@@ -14,6 +14,7 @@
 #include "worker/approval.h"
 #include "worker/attach.h"
 #include "worker/link.h"
+#include "worker/mcp.h"
 #include "worker/session.h"
 #include "worker/tool_pod.h"
 #include "worker/turn.h"
@@ -34,6 +35,7 @@ turn_tools_free(struct turn *t)
 			approval_detach(t->w->approval, &t->tools[i]);
 		tool_run_cancel(t->tools[i].run);
 		tool_pod_cancel(t->tools[i].prun);
+		mcp_call_cancel(t->tools[i].mrun);
 		free(t->tools[i].id);
 		free(t->tools[i].name);
 		free(t->tools[i].args);
@@ -52,6 +54,7 @@ turn_tools_done_cb(void *arg, struct tool_result *res)
 
 	tt->run = NULL;
 	tt->prun = NULL;
+	tt->mrun = NULL;
 	tt->done = true;
 	t->tools_running--;
 	t->tools_left--;
@@ -103,7 +106,10 @@ turn_tools_exec(struct turn *t, struct turn_tool *tt)
 	else if (tool_pod_is_pod_tool(tt->name))
 		tt->prun = tool_pod_start(
 			t->w, tt->name, tt->args, turn_tools_done_cb, tt);
-	if (tt->run != NULL || tt->prun != NULL)
+	else if (mcp_is_mcp_tool(t->w->mcp, tt->name))
+		tt->mrun = mcp_call_start(t->w->mcp, tt->name, tt->args, tt->id,
+			turn_tools_done_cb, tt);
+	if (tt->run != NULL || tt->prun != NULL || tt->mrun != NULL)
 		return;
 	res.is_error = true;
 	res.summary = xstrfmt("unknown tool %s", tt->name);

@@ -21,6 +21,7 @@
 #include "worker/confine.h"
 #include "worker/http.h"
 #include "worker/link.h"
+#include "worker/mcp.h"
 #include "worker/podsock.h"
 #include "worker/session.h"
 #include "worker/turn.h"
@@ -434,6 +435,92 @@ worker_open_session(struct worker *w, char **reterr_msg)
 	return r;
 }
 
+static void
+worker_mcp_alert_cb(void *arg, const char *level, const char *msg)
+{
+	worker_alert(arg, level, "mcp", "%s", msg);
+}
+
+static void
+worker_mcp_progress_cb(void *arg, const char *call_id, double progress,
+	double total, const char *message)
+{
+	struct json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "id", json_object_new_string(call_id));
+	json_object_object_add(d, "progress", json_object_new_double(progress));
+	if (total > 0)
+		json_object_object_add(
+			d, "total", json_object_new_double(total));
+	if (message != NULL)
+		json_object_object_add(
+			d, "message", json_object_new_string(message));
+	worker_broadcast(arg, "tool_progress", d);
+}
+
+static bool
+worker_mcp_owns_cb(void *arg, int pid)
+{
+	return mcp_owns_pid(arg, pid);
+}
+
+/*
+ * A server's secrets from podvisord's environment ("scrub": the names
+ * of the variables that hold them) must not reach bash runs or other
+ * servers through the environment the worker inherited: the server gets
+ * its own copy in its "env".
+ */
+static void
+worker_mcp_scrub(struct json_object *servers)
+{
+	struct json_object *s, *a;
+	size_t i, j, n;
+
+	n = servers != NULL && json_object_is_type(servers, json_type_array)
+		? json_object_array_length(servers)
+		: 0;
+	for (i = 0; i < n; i++) {
+		s = json_object_array_get_idx(servers, i);
+		if (!json_object_object_get_ex(s, "scrub", &a) ||
+			!json_object_is_type(a, json_type_array))
+			continue;
+		for (j = 0; j < json_object_array_length(a); j++)
+			unsetenv(json_object_get_string(
+				json_object_array_get_idx(a, j)));
+	}
+}
+
+/* The start config's "mcp" servers, started now (confined like bash). */
+static int
+worker_mcp_setup(struct worker *w, struct json_object *p, char **reterr_msg)
+{
+	struct mcp_host host = { 0 };
+	struct mcp_server_config *cfgs = NULL;
+	struct json_object *v = NULL;
+	size_t n = 0;
+	int r;
+
+	json_object_object_get_ex(p, "mcp", &v);
+	worker_mcp_scrub(v);
+	r = mcp_configs_from_json(v, &cfgs, &n, reterr_msg);
+	if (r < 0)
+		return r;
+	if (n == 0) {
+		free(cfgs);
+		return 0;
+	}
+	host.base = w->base;
+	host.tenv = &w->tenv;
+	host.arg = w;
+	host.alert = worker_mcp_alert_cb;
+	host.progress = worker_mcp_progress_cb;
+	w->mcp = mcp_new(&host, cfgs, n);
+	w->tenv.owns_pid = worker_mcp_owns_cb;
+	w->tenv.owns_pid_arg = w->mcp;
+	mcp_start(w->mcp);
+	return 0;
+}
+
 /* Parse the start config and bring the pod up. */
 int
 worker_start(struct worker *w, struct json_object *params, char **reterr_msg)
@@ -463,6 +550,9 @@ worker_start(struct worker *w, struct json_object *params, char **reterr_msg)
 		*reterr_msg = xstrdup("cannot initialise the HTTP engine");
 		return -ENOMEM;
 	}
+	r = worker_mcp_setup(w, params, reterr_msg);
+	if (r < 0)
+		return r;
 	w->turn = turn_new(w);
 	r = podsock_new(w, w->sock_path, &w->podsock, reterr_msg);
 	if (r < 0)
@@ -532,6 +622,10 @@ worker_clear(struct worker *w)
 	link_free(w->link);
 	http_free(w->http);
 	session_free(w->session);
+	/* Its servers are orphans now: killed with the others below. */
+	mcp_free(w->mcp);
+	w->mcp = NULL;
+	w->tenv.owns_pid = NULL;
 	if (w->started || w->tenv.base != NULL) {
 		tool_env_clear(&w->tenv);
 		tool_bash_kill_orphans(&w->tenv);

@@ -20,6 +20,7 @@ struct http;
 struct compact;
 struct approval;
 struct confine_cfg;
+struct mcp;
 
 /*
  * The per-process context of podvisor-worker: one pod.  Everything the
@@ -63,6 +64,7 @@ struct worker {
 	struct turn *turn;
 	struct compact *compact; /* compact.c */
 	struct approval *approval; /* approval.c */
+	struct mcp *mcp; /* MCP servers (mcp.c); none: no servers */
 
 	struct json_object *alerts; /* recent alerts for the snapshot */
 	struct json_object
