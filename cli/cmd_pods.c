@@ -128,6 +128,20 @@ cmd_ping(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	return r;
 }
 
+/* --mcp a,b: each name into names (checked by podvisord). */
+static void
+cmd_pods_mcp_names(struct json_object *names, const char *arg)
+{
+	const char *p, *e;
+
+	for (p = arg; *p != '\0'; p = *e ? e + 1 : e) {
+		e = strchrnul(p, ',');
+		if (e > p)
+			json_object_array_add(names,
+				json_object_new_string_len(p, (int)(e - p)));
+	}
+}
+
 /* podvisor spawn NAME [options] */
 int
 cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
@@ -143,6 +157,7 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		{ "network", required_argument, NULL, 'N' },
 		{ "allow", required_argument, NULL, 'L' },
 		{ "approval-timeout", required_argument, NULL, 'T' },
+		{ "mcp", required_argument, NULL, 'M' },
 		{ "json", no_argument, NULL, CLI_OPT_JSON },
 		{ "help", no_argument, NULL, CLI_OPT_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -150,7 +165,7 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	const char *cwd_arg = NULL, *model = NULL, *instruction = NULL;
 	const char *task = NULL, *restart = NULL, *name;
 	const char *approval = NULL, *atimeout = NULL, *network = NULL;
-	struct json_object *allow = NULL, *appr;
+	struct json_object *allow = NULL, *appr, *mcp = NULL;
 	const char **specs = NULL;
 	struct scope_rules rules = { 0 };
 	struct scope_rule rule;
@@ -165,6 +180,7 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		case -1:
 			free(specs);
 			json_object_put(allow);
+			json_object_put(mcp);
 			return ex;
 		case 'C':
 			cwd_arg = optarg;
@@ -201,18 +217,25 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		case 'N':
 			network = optarg;
 			break;
+		case 'M':
+			if (mcp == NULL)
+				mcp = json_object_new_array();
+			cmd_pods_mcp_names(mcp, optarg);
+			break;
 		}
 	}
 	if (atimeout != NULL &&
 		atimeout[strspn(atimeout, "0123456789")] != '\0') {
 		free(specs);
 		json_object_put(allow);
+		json_object_put(mcp);
 		return cli_usage_error(cmd,
 			"--approval-timeout is seconds, not '%s'", atimeout);
 	}
 	if (argc - optind != 1) {
 		free(specs);
 		json_object_put(allow);
+		json_object_put(mcp);
 		return cli_usage_error(cmd, "expected one NAME");
 	}
 	name = argv[optind];
@@ -277,6 +300,9 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	if (network != NULL)
 		json_object_object_add(
 			params, "network", json_object_new_string(network));
+	if (mcp != NULL)
+		json_object_object_add(params, "mcp", mcp);
+	mcp = NULL;
 	r = cli_control_request(cli, "spawn", params, &reply);
 	if (r != 0)
 		goto out;
@@ -288,6 +314,7 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	msg_clear(&reply);
 out:
 	json_object_put(allow);
+	json_object_put(mcp);
 	scope_rules_clear(&rules);
 	free(cwd);
 	free(specs);

@@ -30,7 +30,7 @@ static const struct cli_cmd main_cmds[] = {
 		"NAME [--cwd DIR] [--scope SPEC]... [--model M] "
 		"[--instruction TEXT] [--task TEXT] [--restart on-failure] "
 		"[--approval POLICY] [--allow RULE]... [--approval-timeout S] "
-		"[--network on|loopback|off] [--json]",
+		"[--network on|loopback|off] [--mcp NAME[,NAME]] [--json]",
 		"Start a new pod.",
 		"  --cwd DIR           the pod's working directory (default: "
 		"here)\n"
@@ -54,7 +54,12 @@ static const struct cli_cmd main_cmds[] = {
 		"  --network POLICY    on | loopback | off: what the pod's "
 		"tools reach\n"
 		"                      (default: config [defaults] network, "
-		"else on)\n" },
+		"else on)\n"
+		"  --mcp NAME[,NAME]   the MCP servers ([mcp.NAME] of "
+		"config.ini) the pod\n"
+		"                      gets; repeatable; --mcp '' for none "
+		"(default:\n"
+		"                      [defaults] mcp)\n" },
 	{ "ls", cmd_ls, "[--json]",
 		"List pods: name, status, parent, model, cwd, write scope.",
 		NULL },

@@ -11,6 +11,7 @@
 #include "common/podname.h"
 #include "common/xmalloc.h"
 #include "supervisord/conf_approval.h"
+#include "supervisord/conf_mcp.h"
 #include "supervisord/conf.h"
 #include "supervisord/isolation.h"
 
@@ -79,6 +80,7 @@ conf_free(struct config *c)
 		approval_policy_clear(&c->pod_approvals[i].pol);
 	}
 	free(c->pod_approvals);
+	conf_mcp_clear(c);
 	free(c);
 }
 
@@ -266,6 +268,27 @@ conf_handle_approval(struct conf_parse *cp, struct config_approval *a,
 }
 
 static int
+conf_handle_mcp(struct conf_parse *cp, const char *server, const char *name,
+	const char *value)
+{
+	char *err = NULL;
+	int r;
+
+	r = server != NULL ? conf_mcp_key(cp->c, server, name, value, &err)
+			   : conf_mcp_defaults(cp->c, value, &err);
+	if (r > 0)
+		return 1;
+	if (r == 0)
+		err = xstrfmt("unknown key \"%s\" in [mcp.%s] (command, args, "
+			      "arg, env.VAR, env_env.VAR, timeout_s, "
+			      "init_timeout_s)",
+			name, server);
+	r = conf_error(cp, "%s", err ? err : "bad value");
+	free(err);
+	return r;
+}
+
+static int
 conf_handler(
 	void *user, const char *section, const char *name, const char *value)
 {
@@ -304,6 +327,8 @@ conf_handler(
 					value);
 			return 1;
 		}
+		if (strcmp(name, "mcp") == 0)
+			return conf_handle_mcp(cp, NULL, name, value);
 		return conf_error(cp, "unknown key \"%s\" in [defaults]", name);
 	}
 	if (strncmp(section, "pod.", 4) == 0) {
@@ -318,6 +343,8 @@ conf_handler(
 		return conf_handle_approval(
 			cp, conf_approval_pod(c, section + 4), name, value);
 	}
+	if (strncmp(section, "mcp.", 4) == 0)
+		return conf_handle_mcp(cp, section + 4, name, value);
 	if (strcmp(section, "compaction") == 0)
 		return conf_handle_compaction(cp, name, value);
 	if (strncmp(section, "provider.", 9) == 0) {
@@ -399,7 +426,9 @@ static int
 conf_validate(struct conf_parse *cp)
 {
 	struct config *c = cp->c;
+	char *err = NULL;
 	size_t i;
+	int r;
 
 	for (i = 0; i < c->nproviders; i++) {
 		struct config_provider *p = &c->providers[i];
@@ -415,6 +444,11 @@ conf_validate(struct conf_parse *cp)
 			return conf_error(cp,
 				"provider %s: api_key_env and api_key_file both set",
 				p->name);
+	}
+	if (conf_mcp_validate(c, &err) < 0) {
+		r = conf_error(cp, "%s", err);
+		free(err);
+		return r;
 	}
 	return 0;
 }

@@ -15,6 +15,8 @@
  *                   approval, approval_allow (repeatable),
  *                   approval_timeout, approval_ask,
  *                   network = on | loopback | off
+ *                   mcp = NAME[,NAME] (conf_mcp.h)
+ *   [mcp.NAME]      an MCP server (conf_mcp.h)
  *   [pod.NAME]      approval* keys for a top-level pod of that name
  *   [provider.NAME] scheme = openai_chat|anthropic, base_url,
  *                   api_key_env | api_key_file, context_window,
@@ -71,6 +73,23 @@ struct config_approval {
 	unsigned set; /* CONF_APPROVAL_* given in the file */
 };
 
+/* [mcp.NAME] (conf_mcp.h). */
+struct config_mcp_var {
+	char *name;
+	char *value; /* or the daemon's variable holding it (from_env) */
+	bool from_env;
+};
+struct config_mcp {
+	char *name;
+	char *command;
+	char **args;
+	size_t nargs;
+	struct config_mcp_var *env;
+	size_t nenv;
+	long timeout_s; /* 0 = the worker's default */
+	long init_timeout_s;
+};
+
 struct config {
 	long max_pods;
 	long max_depth;
@@ -84,6 +103,10 @@ struct config {
 	struct config_approval approval; /* [defaults] */
 	struct config_approval *pod_approvals; /* [pod.NAME] */
 	size_t npod_approvals;
+	struct config_mcp *mcp; /* [mcp.NAME] */
+	size_t nmcp;
+	char **default_mcp; /* [defaults] mcp */
+	size_t ndefault_mcp;
 };
 
 /* Defaults only (no providers). */

@@ -317,6 +317,13 @@ static const struct param_spec control_p_spawn[] = {
 	{ "restart", PARAM_STRING, true },
 	{ "approval", PARAM_OBJECT, true },
 	{ "network", PARAM_STRING, true },
+	{ "mcp", PARAM_ARRAY, true },
+	{ "mcp_servers", PARAM_ARRAY, true },
+	{ NULL, PARAM_ANY, false },
+};
+static const struct param_spec control_p_restore[] = {
+	{ "name", PARAM_STRING, false },
+	{ "mcp_servers", PARAM_ARRAY, true },
 	{ NULL, PARAM_ANY, false },
 };
 static const struct param_spec control_p_stop[] = {
@@ -354,7 +361,7 @@ const struct dispatch_entry control_table[] = {
 	{ "ping", NULL, control_ping },
 	{ "reattach", control_p_reattach, control_reattach },
 	{ "register_peer", control_p_peer, control_register_peer },
-	{ "restore", control_p_name, control_restore },
+	{ "restore", control_p_restore, control_restore },
 	{ "send", control_p_send, control_send },
 	{ "shutdown", control_p_shutdown, control_shutdown },
 	{ "spawn", control_p_spawn, control_spawn },

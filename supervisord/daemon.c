@@ -203,6 +203,8 @@ pod_free(struct pod *p)
 	free(p->model);
 	free(p->instruction);
 	approval_policy_clear(&p->approval);
+	namelist_clear(&p->mcp);
+	json_object_put(p->mcp_inline);
 	free(p->parent);
 	free(p->segment);
 	free(p->activity);

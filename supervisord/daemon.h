@@ -93,6 +93,7 @@ struct pod {
 	struct scope_rules scope;
 	struct approval_policy approval; /* approvals.c */
 	struct pod_isolation iso; /* isolation.c: network policy */
+	struct namelist mcp; /* MCP server names (podmcp.c) */
 	char *parent; /* NULL for top-level */
 	struct namelist children;
 	struct namelist peers;
@@ -109,6 +110,8 @@ struct pod {
 	int64_t last_exit_ms;
 
 	/* Runtime part. */
+	struct json_object *mcp_inline; /* inline servers: secrets, never
+					 * in state (podmcp.c) */
 	bool reserved; /* write allows are in the registry */
 	struct scope_rules granted; /* rules reserved in the registry */
 	struct client *chan; /* worker channel (fd 3 or reattached) */

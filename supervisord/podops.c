@@ -18,6 +18,7 @@
 #include "proto/conn.h"
 #include "proto/msg.h"
 #include "supervisord/approvals.h"
+#include "supervisord/podmcp.h"
 #include "supervisord/conf.h"
 #include "supervisord/daemon.h"
 #include "supervisord/isolation.h"
@@ -133,6 +134,7 @@ podops_summary(struct daemon *d, struct pod *p)
 		registry_effective_write(d, p, &eff);
 	json_object_object_add(o, "effective_write", scope_rules_to_json(&eff));
 	scope_rules_clear(&eff);
+	json_object_object_add(o, "mcp", podmcp_names_json(p));
 	return o;
 }
 
@@ -331,6 +333,8 @@ podops_spawn(
 	struct approval_policy apol = { 0 };
 	struct json_object *areq;
 	struct pod_isolation iso = { 0 };
+	struct namelist mcp = { 0 };
+	struct json_object *areq, *mcp_inline = NULL;
 	struct registry_conflict rc;
 	struct model_choice mc;
 	char *cwd = NULL, *err = NULL;
@@ -407,8 +411,21 @@ podops_spawn(
 		model_choice_clear(&mc);
 		return;
 	}
+	r = podmcp_resolve(d, viewer, msg_param(m, "mcp"),
+		msg_param(m, "mcp_servers"), &mcp, &mcp_inline, &err);
+	if (r < 0) {
+		conn_send_error(c, m->id,
+			r == -EPERM ? PERR_NOT_SUBSET : PERR_INVALID_REQUEST,
+			NULL, "%s", err != NULL ? err : "bad \"mcp\"");
+		free(err);
+		approval_policy_clear(&apol);
+		model_choice_clear(&mc);
+		return;
+	}
 	if (isolation_spawn_params(d, viewer, c, m, &iso) != 0 ||
 		podops_spawn_params(d, viewer, c, m, &cwd, &rules) != 0) {
+		namelist_clear(&mcp);
+		json_object_put(mcp_inline);
 		approval_policy_clear(&apol);
 		model_choice_clear(&mc);
 		return;
@@ -417,6 +434,8 @@ podops_spawn(
 		podops_conflict_error(c, m, r, &rc);
 		registry_conflict_clear(&rc);
 		scope_rules_clear(&rules);
+		namelist_clear(&mcp);
+		json_object_put(mcp_inline);
 		approval_policy_clear(&apol);
 		model_choice_clear(&mc);
 		free(cwd);
@@ -432,6 +451,8 @@ podops_spawn(
 	p->scope = rules;
 	p->approval = apol;
 	p->iso = iso;
+	p->mcp = mcp;
+	p->mcp_inline = mcp_inline;
 	p->parent = viewer != NULL ? xstrdup(viewer->name) : NULL;
 	id_new(p->session_id);
 	p->policy = restart != NULL && strcmp(restart, "on-failure") == 0
@@ -478,6 +499,7 @@ podops_restore(
 	struct registry_conflict rc;
 	struct pod *p, *parent;
 	enum pod_status old;
+	char *err = NULL;
 	int r;
 
 	if ((p = podops_lookup(d, viewer, c, m, msg_param_str(m, "name"))) ==
@@ -500,6 +522,13 @@ podops_restore(
 	if (d->shutting_down) {
 		conn_send_error(c, m->id, PERR_BUSY, NULL,
 			"the supervisor is shutting down");
+		return;
+	}
+	if (viewer == NULL &&
+		podmcp_restore(p, msg_param(m, "mcp_servers"), &err) < 0) {
+		conn_send_error(c, m->id, PERR_INVALID_REQUEST, NULL,
+			"bad \"mcp_servers\": %s", err);
+		free(err);
 		return;
 	}
 	parent = registry_parent(d, p);

@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "common/approval_policy.h"
+#include "supervisord/podmcp.h"
 #include "common/atomicfile.h"
 #include "common/id.h"
 #include "common/log.h"
@@ -63,6 +64,8 @@ podstore_to_json(const struct pod *p)
 	if (p->approval.level != APPROVAL_NEVER || p->approval.nallow > 0)
 		json_object_object_add(
 			o, "approval", approval_policy_to_json(&p->approval));
+	if (p->mcp.n > 0)
+		json_object_object_add(o, "mcp", podmcp_names_json(p));
 	json_object_object_add(o, "parent", podstore_str_or_null(p->parent));
 	json_object_object_add(
 		o, "children", podstore_names_json(&p->children));
@@ -198,6 +201,12 @@ podstore_from_json(struct pod *p, struct json_object *o, char **reterr_msg)
 		approval_policy_from_json(&p->approval, v, &err) != 0) {
 		int r = podstore_fail(reterr_msg, "bad \"approval\": %s",
 			err != NULL ? err : "not an object");
+
+		free(err);
+		return r;
+	}
+	if (podmcp_from_state(p, o, &err) != 0) {
+		int r = podstore_fail(reterr_msg, "bad \"mcp\": %s", err);
 
 		free(err);
 		return r;

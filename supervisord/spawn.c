@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "common/approval_policy.h"
+#include "supervisord/podmcp.h"
 #include "common/log.h"
 #include "common/paths.h"
 #include "common/sock.h"
@@ -148,6 +149,7 @@ spawn_start_config(
 	json_object_object_add(o, "max_turns", json_object_new_int(50));
 	json_object_object_add(
 		o, "approval", approval_policy_to_json(&p->approval));
+	json_object_object_add(o, "mcp", podmcp_start_json(p));
 	bash = json_object_new_object();
 	scratch = json_object_new_array();
 	json_object_array_add(scratch, json_object_new_string("/tmp"));

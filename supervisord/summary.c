@@ -176,5 +176,6 @@ summary_text(struct daemon *d, struct pod *p, struct textbuf *tb)
 		registry_effective_write(d, p, &eff);
 	summary_rules(tb, ",\"effective_write\":", &eff);
 	scope_rules_clear(&eff);
+	summary_names(tb, ",\"mcp\":", &p->mcp);
 	textbuf_add(tb, "}", 1);
 }

@@ -221,6 +221,7 @@ static const struct param_spec workerchan_p_spawn[] = {
 	{ "restart", PARAM_STRING, true },
 	{ "approval", PARAM_OBJECT, true },
 	{ "network", PARAM_STRING, true },
+	{ "mcp", PARAM_ARRAY, true },
 	{ NULL, PARAM_ANY, false },
 };
 static const struct param_spec workerchan_p_stop[] = {
