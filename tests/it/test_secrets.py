@@ -11,6 +11,7 @@ bash tool child.
 import json
 import os
 import secrets
+import sys
 
 from pvtest import check, run_tests, text_input
 
@@ -126,6 +127,63 @@ def test_key_not_in_tool_env(env):
     key_search(env, True)
 
 
+MCP_TOKEN = "mcp-pvtest-" + secrets.token_hex(16)
+
+
+def test_mcp_secret_never_leaks(env):
+    """An MCP server's secret (config env_env.VAR naming a variable of
+    podvisord's environment) reaches that server's environment and
+    nothing else: not bash's environment, state, logs, events, CLI
+    output.  The server is tests/mcp/hostile.py (python only)."""
+    hostile = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "..", "mcp", "hostile.py")
+    env.start_fakellm()
+    env.use_fakellm(extra=(
+        "\n[mcp.s]\ncommand = %s\narg = %s\n"
+        "env_env.TOKEN = PVTEST_MCP_TOKEN\n" % (sys.executable, hostile)))
+    env.env["PVTEST_MCP_TOKEN"] = MCP_TOKEN
+    env.start_daemon()
+    c = env.control()
+    seen = [c.prelude]
+    a = os.path.join(env.work, "a")
+    os.makedirs(a)
+    seen.append(c.request("spawn", {"name": "a", "cwd": a, "mcp": ["s"]}))
+    p = env.pod_client("a")
+    seen.append(p.prelude)
+    res = run(p, '@tool mcp__s__ok {"text":"hi"}\n@bash env; echo ENV_DONE',
+              seen)
+    check(res[0]["output"] == "ok: hi", "the server answered: %r" % res[0])
+    check("ENV_DONE" in res[1]["output"], "bash ran")
+    pid = c.request("inspect", {"name": "a"})["data"]["pid"]
+    server_env = []
+    for child in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % child) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if ppid == pid:
+                with open("/proc/%s/environ" % child, "rb") as f:
+                    server_env.append(f.read().decode("utf-8", "replace"))
+        except (OSError, ValueError, IndexError):
+            continue
+    check(any(MCP_TOKEN in e for e in server_env),
+          "the token reached the server's environment")
+    seen.append(c.request("list"))
+    seen.append(c.request("inspect", {"name": "a"}))
+    places = {"client events": "\n".join(json.dumps(m) for m in seen),
+              "podvisord stderr": env.daemon_log(),
+              "bash env": res[1]["output"]}
+    for root in (env.state, env.runtime):
+        for path in files_under(root):
+            with open(path, "rb") as f:
+                places[path] = f.read().decode("utf-8", "replace")
+    for args in (["ls", "--json"], ["inspect", "--json", "a"]):
+        r = env.cli(*args)
+        places["podvisor " + " ".join(args)] = r.stdout + r.stderr
+    found = sorted(w for w, text in places.items() if MCP_TOKEN in text)
+    check(not found, "the MCP secret leaked into: %r" % found)
+
+
 if __name__ == "__main__":
-    tests = [test_key_never_leaks, test_key_not_in_tool_env]
+    tests = [test_key_never_leaks, test_key_not_in_tool_env,
+             test_mcp_secret_never_leaks]
     run_tests(tests)

@@ -1,0 +1,427 @@
+# SPDX-License-Identifier: ISC
+"""MCP tool servers in a pod (worker/mcp*.c), end to end: the real
+podvisor-worker (the test plays podvisord on fd 3, workerctl.py), the
+real tests/fakellm calling the tools by directive, and as servers the
+real @modelcontextprotocol/server-everything and server-filesystem from
+npm (pinned by package-lock.json; '.ci/run' runs 'npm ci --prefix
+tests/mcp') plus hostile.py.  Skips (exit 77) with the reason when
+tests/mcp/node_modules is missing.  No sleeps: every wait is for an
+event, a reply or a log line with a bounded timeout."""
+
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+
+import pvtest
+from pvtest import check, text_input
+from workerctl import Worker, events_after_prelude
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODS = os.path.join(HERE, "node_modules", "@modelcontextprotocol")
+EVERYTHING = os.path.join(MODS, "server-everything", "dist", "index.js")
+FILESYSTEM = os.path.join(MODS, "server-filesystem", "dist", "index.js")
+HOSTILE = os.path.join(HERE, "hostile.py")
+NODE = shutil.which("node") or "node"
+
+
+def everything(name="ev", **kw):
+    d = {"name": name, "command": NODE, "args": [EVERYTHING, "stdio"]}
+    d.update(kw)
+    return d
+
+
+def hostile(name="bad", env=None, **kw):
+    d = {"name": name, "command": sys.executable, "args": [HOSTILE],
+         "env": env or {}}
+    d.update(kw)
+    return d
+
+
+def run(p, task, timeout=30):
+    """Run task; returns the (event, data) pairs up to run_end."""
+    r = p.request("run", text_input(task))
+    check(r["event"] == "accepted", "run accepted: %r" % r)
+    msgs = p.collect_until("run_end", timeout)
+    return events_after_prelude(msgs)
+
+
+def results(evs):
+    return [d for ev, d in evs if ev == "tool_result"]
+
+
+def wait_log(w, text, timeout=None):
+    """Wait until the worker's stderr holds text (polls the file the
+    worker appends to; bounded)."""
+    deadline = time.monotonic() + (timeout or pvtest.DEFAULT_TIMEOUT)
+    while time.monotonic() < deadline:
+        if text in w.log_all():
+            return
+        time.sleep(0.02)
+    pvtest.fail("worker log lacks %r:\n%s" % (text, w.log()))
+
+
+def log_all(self):
+    with open(self.stderr_path, errors="replace") as f:
+        return f.read()
+
+
+Worker.log_all = log_all
+
+
+def recorded(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def test_everything_tools(env):
+    """server-everything over stdio: its tools reach the model with
+    their schemas, text/image/resource/structured results come back."""
+    rec = os.path.join(env.root, "req.jsonl")
+    url = env.start_fakellm(record=rec)
+    w = Worker(env, "a", url, mcp=[everything()])
+    p = w.client()
+    task = "\n".join([
+        '@tool mcp__ev__echo {"message":"hello mcp"}',
+        '@tool mcp__ev__get-sum {"a":2,"b":40}',
+        '@tool mcp__ev__get-tiny-image {}',
+        '@tool mcp__ev__get-structured-content {"location":"Chicago"}',
+        '@tool mcp__ev__get-resource-reference '
+        '{"resourceType":"Text","resourceId":2}',
+        '@tool mcp__ev__no-such-tool {}',
+    ])
+    evs = run(p, task, 60)
+    res = results(evs)
+    check(len(res) == 6, "6 results: %r" % res)
+    check(not res[0]["is_error"] and "hello mcp" in res[0]["output"],
+          "echo: %r" % res[0])
+    check("42" in res[1]["output"], "sum: %r" % res[1])
+    check("[image image/png" in res[2]["output"], "image: %r" % res[2])
+    check("Light rain" in res[3]["output"], "structured: %r" % res[3])
+    check("[resource " in res[4]["output"], "resource: %r" % res[4])
+    check(res[5]["is_error"] and "MCP server ev" in res[5]["output"],
+          "unknown tool: %r" % res[5])
+    # The model saw the tools with the server's schema.
+    body = recorded(rec)[0]["body"]
+    tools = {t["function"]["name"]: t["function"] for t in body["tools"]}
+    check("mcp__ev__echo" in tools and "bash" in tools, "tools: %r" %
+          sorted(tools))
+    check(tools["mcp__ev__get-sum"]["parameters"]["properties"]["a"]
+          ["type"] == "number", "schema: %r" % tools["mcp__ev__get-sum"])
+    g = w.client().prelude["data"]["greeting"]
+    check("mcp__ev__echo" in g["tools"], "greeting tools")
+    check(g["mcp"] == [{"name": "ev", "state": "ready"}], "greeting mcp: %r"
+          % g["mcp"])
+    # The log holds the results; a restore does not re-run anything.
+    kinds = [e["kind"] for e in w.entries()]
+    check(kinds.count("tool_result") == 6, "logged results")
+    w.shutdown()
+
+
+def test_progress_and_cancel(env):
+    """Progress notifications become tool_progress events; cancelling the
+    turn sends notifications/cancelled (hostile.py logs it)."""
+    url = env.start_fakellm()
+    w = Worker(env, "a", url, mcp=[everything(), hostile()])
+    p = w.client()
+    r = p.request("run", text_input(
+        '@tool mcp__ev__trigger-long-running-operation '
+        '{"duration":1,"steps":4}'))
+    check(r["event"] == "accepted", "run")
+    msgs = p.collect_until("run_end", 30)
+    evs = events_after_prelude(msgs)
+    prog = [d for ev, d in evs if ev == "tool_progress"]
+    check(len(prog) >= 3 and prog[-1]["total"] == 4, "progress: %r" % prog)
+    check(not results(evs)[0]["is_error"], "long op: %r" % results(evs))
+    p.request("run", text_input('@tool mcp__bad__hang {}'))
+    p.wait_event("tool_call_done")
+    r = p.call("cancel")
+    check(r["event"] == "accepted", "cancel: %r" % r)
+    end = p.wait_event("run_end")
+    check(end["data"]["result"] == "cancelled", "cancelled: %r" % end)
+    wait_log(w, "hostile: cancelled")
+    w.shutdown()
+
+
+def test_hostile(env):
+    """Crash, hang, garbage, a huge line: each is a tool error naming the
+    server and the cause, the server restarts with backoff, the worker
+    stays up; pagination of tools/list; stderr lines cut."""
+    url = env.start_fakellm()
+    w = Worker(env, "a", url, mcp=[hostile(timeout_s=2)])
+    p = w.client()
+    g = p.prelude["data"]["greeting"]
+    evs = run(p, '@tool mcp__bad__ok {"text":"first"}')
+    check(results(evs)[0]["output"] == "ok: first", "ok: %r" % results(evs))
+    g = w.client().prelude["data"]["greeting"]
+    names = [t for t in g["tools"] if t.startswith("mcp__bad__")]
+    check(len(names) == 11 and "mcp__bad__t4" in names,
+          "3 pages of tools: %r" % names)
+    cases = [("crash", "exited with status 3"),
+             ("garbage", "not JSON-RPC"),
+             ("huge", "longer than 4 MiB"),
+             ("hang", "2 s timeout")]
+    alerts = []
+    for tool, cause in cases:
+        evs = run(p, '@tool mcp__bad__%s {}\n@tool mcp__bad__ok '
+                  '{"text":"after %s"}' % (tool, tool), 40)
+        res = results(evs)
+        check(res[0]["is_error"] and "MCP server bad" in res[0]["output"]
+              and cause in res[0]["output"], "%s: %r" % (tool, res[0]))
+        # The next call waits for the restart and works.
+        check(not res[1]["is_error"] and
+              res[1]["output"] == "ok: after %s" % tool,
+              "after %s: %r" % (tool, res[1]))
+        alerts += [d["message"] for ev, d in evs if ev == "alert"]
+    check(len([a for a in alerts if "restarting in 1 s" in a]) == 3,
+          "a restart alert for crash, garbage, huge: %r" % alerts)
+    evs = run(p, '@tool mcp__bad__stderr_flood {}')
+    check(not results(evs)[0]["is_error"], "flood answered")
+    wait_log(w, "E" * 100 + "")
+    check(max(len(x) for x in w.log_all().splitlines()) < 4000,
+          "stderr line not cut")
+    check(w.proc.poll() is None, "worker alive")
+    w.shutdown()
+
+
+def test_start_failures(env):
+    """A server that cannot start, exits at start, answers an old
+    protocol version or never answers initialize: the pod runs, its
+    tools error naming the server and cause."""
+    url = env.start_fakellm()
+    w = Worker(env, "a", url, mcp=[
+        {"name": "nocmd", "command": "/nonexistent/mcp-server"},
+        hostile("quits", env={"HOSTILE_START": "exit"}),
+        hostile("old", env={"HOSTILE_START": "badversion"}),
+        hostile("mute", env={"HOSTILE_START": "silent"},
+                init_timeout_s=1),
+        hostile("v0326", env={"HOSTILE_VERSION": "2025-03-26"}),
+    ])
+    p = w.client()
+    evs = run(p, '@tool mcp__v0326__ok {"text":"older protocol"}\n'
+              '@tool mcp__quits__ok {}', 30)
+    res = results(evs)
+    check(res[0]["output"] == "ok: older protocol", "2025-03-26: %r" % res)
+    check(res[1]["is_error"] and "quits" in res[1]["output"], "quits: %r"
+          % res[1])
+    alerts = " | ".join(d["message"] for ev, d in evs if ev == "alert")
+    alerts += " | ".join(a["message"] for a in
+                         w.client().prelude["data"]["alerts"])
+    for frag in ("nocmd: cannot start: command /nonexistent/mcp-server",
+                 "quits: exited with status 4",
+                 "refusing to start",
+                 "old: speaks MCP protocol version 2024-11-05",
+                 "mute: no answer to initialize within 1 s"):
+        check(frag in alerts, "alert %r missing in %s" % (frag, alerts))
+    check(w.proc.poll() is None, "worker alive")
+    w.shutdown()
+
+
+def test_restore_interrupted(env):
+    """kill -9 of the worker during an MCP call: the restored pod starts
+    its servers again and reports the call as interrupted; nothing is
+    re-run."""
+    rec = os.path.join(env.root, "req.jsonl")
+    url = env.start_fakellm(record=rec)
+    w = Worker(env, "a", url, mcp=[hostile()])
+    p = w.client()
+    p.request("run", text_input('@tool mcp__bad__hang {}'))
+    call = p.wait_event("tool_call_done")["data"]
+    wait_log(w, "hostile: call hang")
+    w.kill()
+    w.restart(restore=True)
+    p = w.client()
+    evs = run(p, '@tool mcp__bad__ok {"text":"after restore"}')
+    res = results(evs)
+    check([r["output"] for r in res] == ["[interrupted]",
+                                         "ok: after restore"] and
+          res[0]["id"] == call["id"], "interrupted, then the restarted "
+          "server answers: %r" % res)
+    res = [e for e in w.entries() if e["kind"] == "tool_result" and
+           e["id"] == call["id"]]
+    check(len(res) == 1 and res[0]["output"] == "[interrupted]" and
+          res[0]["is_error"], "interrupted call: %r" % res)
+    check(w.log_all().count("hostile: call hang") == 1,
+          "the hung call ran once:\n" + w.log())
+    check(len(recorded(rec)) == 3, "3 model requests: %d" %
+          len(recorded(rec)))
+    w.shutdown()
+
+
+def test_confined(env):
+    """server-filesystem given / as its root: the kernel refuses its
+    write outside the pod's scope, the write inside works."""
+    outside = os.path.join(env.root, "outside")
+    os.makedirs(outside)
+    url = env.start_fakellm()
+    # No /tmp scratch: the test's directories are beneath /tmp.
+    w = Worker(env, "a", url, bash={"scratch": [], "timeout_s": 30},
+               mcp=[{"name": "fs", "command": NODE,
+                     "args": [FILESYSTEM, "/"]}])
+    p = w.client()
+    inside = os.path.join(env.work, "in.txt")
+    out = os.path.join(outside, "out.txt")
+    evs = run(p, "\n".join([
+        '@tool mcp__fs__write_file %s' % json.dumps(
+            {"path": inside, "content": "inside"}),
+        '@tool mcp__fs__write_file %s' % json.dumps(
+            {"path": out, "content": "outside"}),
+        '@tool mcp__fs__read_text_file %s' % json.dumps(
+            {"path": "/etc/hostname"}),
+    ]), 60)
+    res = results(evs)
+    check(not res[0]["is_error"], "write inside: %r" % res[0])
+    with open(inside) as f:
+        check(f.read() == "inside", "inside written")
+    check(res[1]["is_error"], "write outside refused: %r" % res[1])
+    check("EACCES" in res[1]["output"] or "EROFS" in res[1]["output"] or
+          "denied" in res[1]["output"].lower() or
+          "read-only" in res[1]["output"].lower(),
+          "the kernel's refusal: %r" % res[1])
+    check(not os.path.exists(out), "file outside the scope exists")
+    check(not res[2]["is_error"], "reads anywhere: %r" % res[2])
+    w.shutdown()
+
+
+def test_secret_env(env):
+    """A server's env values reach it but never the log or events."""
+    url = env.start_fakellm()
+    secret = "mcp-secret-4242-xyzzy"
+    w = Worker(env, "a", url, mcp=[everything(env={"API_TOKEN": secret})])
+    p = w.client()
+    evs = run(p, '@tool mcp__ev__get-env {}', 30)
+    check(secret in results(evs)[0]["output"], "env reached the server")
+    w.shutdown()
+    check(secret not in w.log_all(), "secret in the worker log")
+
+
+def mcp_config(env):
+    secret = "mcp-config-secret-31337"
+    env.start_fakellm()
+    env.use_fakellm(extra=(
+        "\n[defaults]\nmcp = ev\n\n"
+        "[mcp.ev]\ncommand = %s\nargs = %s stdio\n"
+        "env_env.API_TOKEN = PVTEST_MCP_SECRET\nenv.PLAIN = visible\n\n"
+        "[mcp.bad]\ncommand = %s\narg = %s\ntimeout_s = 5\n" %
+        (NODE, EVERYTHING, sys.executable, HOSTILE)))
+    env.start_daemon({"PVTEST_MCP_SECRET": secret})
+    return secret
+
+
+def test_daemon_config(env):
+    """config.ini [mcp.NAME] + [defaults] mcp + spawn's mcp: the worker
+    gets the servers, ls --json and the state show their names, a child
+    gets only a subset of its parent's (not_subset otherwise), an
+    env_env secret reaches the server and nowhere else."""
+    secret = mcp_config(env)
+    c = env.control()
+    r = c.call("spawn", {"name": "dflt", "cwd": env.mkdir("dflt")})
+    check(r["event"] == "spawned", "spawn: %r" % r)
+    r = c.call("spawn", {"name": "a", "cwd": env.mkdir("a"),
+                         "mcp": ["ev", "bad"]})
+    check(r["event"] == "spawned", "spawn a: %r" % r)
+    e = c.call("spawn", {"name": "x", "cwd": env.mkdir("x"),
+                         "mcp": ["nope"]})
+    check(e["event"] == "error" and "[mcp.nope]" in e["data"]["message"],
+          "unknown server: %r" % e)
+    ls = json.loads(env.cli("ls", "--json").stdout)
+    pods = {p["name"]: p for p in (ls["pods"] if isinstance(ls, dict)
+                                   else ls)}
+    check(pods["dflt"]["mcp"] == ["ev"], "default mcp: %r" % pods["dflt"])
+    check(pods["a"]["mcp"] == ["ev", "bad"], "a's mcp: %r" % pods["a"])
+    check(env.read_state("a")["mcp"] == ["ev", "bad"], "state mcp")
+    pc = env.pod_client("a")
+    evs = run(pc, '@tool mcp__ev__get-env {}\n'
+              '@tool mcp__bad__ok {"text":"via config"}\n'
+              '@spawn_pod {"name":"a.kid","task":"@tool mcp__bad__ok {}",'
+              '"scope":[{"target":"%s","permission":"write"}],'
+              '"mcp":["bad"]}\n'
+              '@spawn_pod {"name":"a.kid2","task":"hi",'
+              '"scope":[{"target":"%s","permission":"write"}],'
+              '"mcp":["ev","other"]}' % (env.mkdir("a/k1"),
+                                         env.mkdir("a/k2")), 60)
+    res = results(evs)
+    check(secret in res[0]["output"] and "visible" in res[0]["output"],
+          "env reached the server: %r" % res[0]["summary"])
+    check(res[1]["output"] == "ok: via config", "bad/ok: %r" % res[1])
+    check(not res[2]["is_error"], "child spawned: %r" % res[2])
+    check(res[3]["is_error"] and "not_subset" in res[3]["output"] and
+          "other" in res[3]["output"], "subset refused: %r" % res[3])
+    check(env.read_state("a.kid")["mcp"] == ["bad"], "child's mcp")
+    kid = json.loads(env.cli("status", "a.kid", "--json").stdout)
+    kid = kid.get("pod", kid)
+    check(kid["mcp"] == ["bad"], "status shows mcp: %r" % kid)
+    # The secret is nowhere but in what the server printed.
+    for name in ("a", "a.kid", "dflt"):
+        with open(env.pod_state(name)) as f:
+            check(secret not in f.read(), "secret in state of " + name)
+    check(secret not in env.daemon_log(), "secret in the daemon log")
+    for root, _, files in os.walk(env.runtime):
+        for fn in files:
+            if fn.endswith(".log"):
+                with open(os.path.join(root, fn), errors="replace") as f:
+                    check(secret not in f.read(), "secret in " + fn)
+
+
+def test_daemon_inline(env):
+    """control spawn's inline mcp_servers (what ACP's mcpServers map to):
+    used by the pod, names in state, env values nowhere; restore without
+    them leaves the server out, restore with them brings it back."""
+    mcp_config(env)
+    c = env.control()
+    token = "inline-secret-777"
+    inline = [{"name": "inl", "command": sys.executable, "args": [HOSTILE],
+               "env": [{"name": "TOKEN", "value": token}]}]
+    e = c.call("spawn", {"name": "b", "cwd": env.mkdir("b"),
+                         "mcp_servers": [{"name": "ev", "command": "x"}]})
+    check(e["event"] == "error" and "defined twice" in
+          e["data"]["message"], "clash with config: %r" % e)
+    e = c.call("spawn", {"name": "b", "cwd": env.mkdir("b"),
+                         "mcp_servers": [{"name": "h", "type": "http",
+                                          "url": "http://127.0.0.1:9/"}]})
+    check(e["event"] == "error" and "not supported" in
+          e["data"]["message"], "http refused clearly: %r" % e)
+    r = c.call("spawn", {"name": "b", "cwd": env.mkdir("b"),
+                         "mcp_servers": inline})
+    check(r["event"] == "spawned", "spawn: %r" % r)
+    check(env.read_state("b")["mcp"] == ["ev", "inl"], "names in state: %r"
+          % env.read_state("b").get("mcp"))
+    pc = env.pod_client("b")
+    evs = run(pc, '@tool mcp__inl__ok {"text":"inline"}')
+    check(results(evs)[0]["output"] == "ok: inline", "inline server")
+    r = c.call("stop", {"name": "b"})
+    check(r["event"] == "stopped", "stop: %r" % r)
+    with open(env.pod_state("b")) as f:
+        check(token not in f.read(), "inline secret in state")
+    check(token not in env.daemon_log(), "inline secret in daemon log")
+    # The daemon keeps inline definitions in memory only: after its
+    # restart a restore must be given them again.
+    c.close()
+    env.kill_daemon(signal.SIGTERM)
+    env.start_daemon({"PVTEST_MCP_SECRET": "x"})
+    c = env.control()
+    r = c.call("restore", {"name": "b"})
+    check(r["event"] == "restored", "restore: %r" % r)
+    g = env.pod_client("b").prelude["data"]["greeting"]
+    check([m["name"] for m in g["mcp"]] == ["ev"], "restored without the "
+          "inline definition: %r" % g["mcp"])
+    c.call("stop", {"name": "b"})
+    r = c.call("restore", {"name": "b", "mcp_servers": inline})
+    check(r["event"] == "restored", "restore: %r" % r)
+    pc = env.pod_client("b")
+    evs = run(pc, '@tool mcp__inl__ok {"text":"again"}')
+    check(results(evs)[0]["output"] == "ok: again", "inline after restore")
+
+
+if __name__ == "__main__":
+    if not os.path.isfile(EVERYTHING) or not os.path.isfile(FILESYSTEM):
+        print("SKIP: tests/mcp/node_modules is missing (run "
+              "'npm ci --prefix tests/mcp')")
+        sys.exit(77)
+    pvtest.run_tests([test_everything_tools, test_progress_and_cancel,
+                      test_hostile, test_start_failures, test_restore_interrupted,
+                      test_confined,
+                      test_secret_env, test_daemon_config,
+                      test_daemon_inline])
