@@ -180,11 +180,18 @@ mcp_config_one(
 	c->env = xcalloc(n + 1, sizeof(*c->env));
 	i = 0;
 	if (n > 0) {
-		json_object_object_foreach(a, key, val)
-		{
+		struct json_object_iterator it = json_object_iter_begin(a);
+		struct json_object_iterator end = json_object_iter_end(a);
+		const char *key;
+
+		for (; !json_object_iter_equal(&it, &end);
+			json_object_iter_next(&it)) {
+			key = json_object_iter_peek_name(&it);
 			if (i < n && key[0] != '\0' && strchr(key, '=') == NULL)
 				c->env[i++] = xstrfmt("%s=%s", key,
-					json_object_get_string(val));
+					json_object_get_string(
+						json_object_iter_peek_value(
+							&it)));
 		}
 	}
 	c->timeout_s = MCP_DEFAULT_TIMEOUT_S;
