@@ -334,7 +334,7 @@ podops_spawn(
 	struct json_object *areq;
 	struct pod_isolation iso = { 0 };
 	struct namelist mcp = { 0 };
-	struct json_object *areq, *mcp_inline = NULL;
+	struct json_object *mcp_inline = NULL;
 	struct registry_conflict rc;
 	struct model_choice mc;
 	char *cwd = NULL, *err = NULL;
