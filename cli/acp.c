@@ -327,6 +327,7 @@ static const struct acp_method {
 	{ "session/load", acp_session_load },
 	{ "session/new", acp_session_new },
 	{ "session/prompt", acp_session_prompt },
+	{ "session/set_mode", acp_session_set_mode },
 };
 
 #define ACP_NMETHODS (sizeof(acp_methods) / sizeof(acp_methods[0]))

@@ -78,6 +78,7 @@ struct acp_session {
 	char llm_stop[32]; /* the last llm_call_end stop_reason */
 
 	char status[24]; /* the pod's: idle, running, paused, … */
+	char mode[16]; /* its approval level = the ACP mode (acp_mode.c) */
 	struct json_object *edits; /* toolCallId → diff (acp_map_keep_diff) */
 	struct acp_approval *approvals; /* asked of the editor, unanswered */
 };
@@ -123,7 +124,21 @@ void acp_session_prompt(
 void acp_session_cancel(
 	struct acp *a, struct json_object *id, struct json_object *params);
 /* Detach from every pod (they keep running) and free the sessions. */
+void acp_session_set_mode(
+	struct acp *a, struct json_object *id, struct json_object *params);
 void acp_session_free_all(struct acp *a);
+/* The open session called name, or NULL. */
+struct acp_session *acp_session_find(struct acp *a, const char *name);
+/* The open session params.sessionId names, or NULL after an error. */
+struct acp_session *acp_session_lookup(struct acp *a, struct json_object *id,
+	const char *method, struct json_object *params);
+/* Send session/update {sessionId, update} (update taken). */
+void acp_session_notify(struct acp_session *s, struct json_object *update);
+
+/* acp_mode.c: ACP session modes = the pod's approval levels. */
+bool acp_mode_note(struct acp_session *s, struct json_object *approval);
+struct json_object *acp_mode_state(const struct acp_session *s);
+void acp_mode_event(struct acp_session *s, struct json_object *approval);
 
 /*
  * acp_approval.c: a pod's approval_request becomes a

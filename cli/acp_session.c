@@ -41,7 +41,7 @@ acp_session_busy(const struct acp_session *s)
 }
 static void acp_session_restore(struct acp_session *s);
 
-static struct acp_session *
+struct acp_session *
 acp_session_find(struct acp *a, const char *name)
 {
 	struct acp_session *s;
@@ -140,7 +140,7 @@ acp_session_fail_open(struct acp_session *s, int code, struct json_object *data,
 	acp_session_drop(s);
 }
 
-static void
+void
 acp_session_notify(struct acp_session *s, struct json_object *update)
 {
 	struct json_object *p = json_object_new_object();
@@ -314,6 +314,10 @@ acp_session_event(struct acp_session *s, const struct msg *m)
 		acp_approval_decided(s, m->params);
 		return;
 	}
+	if (strcmp(m->name, "approval_policy") == 0) {
+		acp_mode_event(s, m->params);
+		return;
+	}
 	if (strcmp(m->name, "alert") == 0) {
 		v = cli_json_str(m->params, "level");
 		fprintf(stderr, "podvisor: acp: pod %s: %s: %s\n", s->name,
@@ -338,7 +342,7 @@ acp_session_event(struct acp_session *s, const struct msg *m)
 static void
 acp_session_snapshot(struct acp_session *s, const struct msg *m)
 {
-	struct json_object *g, *entries, *updates, *res, *id;
+	struct json_object *g = NULL, *entries, *updates, *res, *id, *appr;
 	const char *v;
 	size_t i, n;
 
@@ -350,6 +354,8 @@ acp_session_snapshot(struct acp_session *s, const struct msg *m)
 		free(s->cwd);
 		s->cwd = xstrdup(v);
 	}
+	if (g != NULL && json_object_object_get_ex(g, "approval", &appr))
+		(void)acp_mode_note(s, appr);
 	if (s->open_id == NULL)
 		return; /* a re-sent snapshot */
 	if (s->open_load &&
@@ -371,6 +377,7 @@ acp_session_snapshot(struct acp_session *s, const struct msg *m)
 	if (!s->open_load)
 		json_object_object_add(
 			res, "sessionId", json_object_new_string(s->name));
+	json_object_object_add(res, "modes", acp_mode_state(s));
 	id = s->open_id;
 	s->open_id = NULL;
 	acp_reply(s->acp, id, res);
@@ -733,8 +740,8 @@ acp_session_load(struct acp *a, struct json_object *id, struct json_object *p)
 			"the control connection closed");
 }
 
-/* The session a prompt/cancel names, or NULL after the error. */
-static struct acp_session *
+/* The session a prompt/cancel/set_mode names, or NULL after the error. */
+struct acp_session *
 acp_session_lookup(struct acp *a, struct json_object *id, const char *method,
 	struct json_object *p)
 {

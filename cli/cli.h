@@ -112,6 +112,7 @@ int cmd_compact(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_approvals(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_approve(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_deny(struct cli *, const struct cli_cmd *, int, char **);
+int cmd_policy(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_acp(struct cli *, const struct cli_cmd *, int, char **);
 
 /*

@@ -272,3 +272,136 @@ cmd_deny(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	return cmd_approvals_answer(cli, argv[optind], argv[optind + 1], "deny",
 		argc - optind == 3 ? argv[optind + 2] : NULL);
 }
+
+/* "NAME: approval policy writes (allow: bash:make), timeout 600 s" */
+static void
+cmd_policy_print(const char *name, struct json_object *pol, const char *tail)
+{
+	struct json_object *allow, *v;
+	const char *level = cli_json_str(pol, "policy");
+	const char *ask = cli_json_str(pol, "ask");
+	size_t i, n;
+
+	printf("%s: approval policy %s", name, level != NULL ? level : "?");
+	if (json_object_object_get_ex(pol, "allow", &allow) &&
+		(n = json_object_array_length(allow)) > 0) {
+		printf(" (allow:");
+		for (i = 0; i < n; i++)
+			printf("%s %s", i > 0 ? "," : "",
+				json_object_get_string(
+					json_object_array_get_idx(allow, i)));
+		printf(")");
+	}
+	if (json_object_object_get_ex(pol, "timeout_s", &v) &&
+		json_object_get_int64(v) > 0)
+		printf(", timeout %lld s", (long long)json_object_get_int64(v));
+	if (ask != NULL && strcmp(ask, "auto") != 0)
+		printf(", ask %s", ask);
+	printf("%s\n", tail);
+}
+
+/*
+ * podvisor policy POD [LEVEL] [--allow RULE]… [--no-allow]
+ * [--approval-timeout S] [--ask WHO]: show or change a pod's policy.
+ */
+int
+cmd_policy(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "allow", required_argument, NULL, 'L' },
+		{ "no-allow", no_argument, NULL, 'N' },
+		{ "approval-timeout", required_argument, NULL, 'T' },
+		{ "ask", required_argument, NULL, 'k' },
+		{ "json", no_argument, NULL, CLI_OPT_JSON },
+		{ "help", no_argument, NULL, CLI_OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct json_object *allow = NULL, *appr, *params, *pol;
+	const char *atimeout = NULL, *ask = NULL, *name;
+	struct msg reply;
+	bool change;
+	int opt, ex = 0, r;
+
+	while ((opt = cli_getopt(cli, cmd, argc, argv, "", opts, &ex)) != -2) {
+		switch (opt) {
+		case -1:
+			json_object_put(allow);
+			return ex;
+		case 'L':
+		case 'N':
+			if (allow == NULL)
+				allow = json_object_new_array();
+			if (opt == 'L')
+				json_object_array_add(
+					allow, json_object_new_string(optarg));
+			break;
+		case 'T':
+			atimeout = optarg;
+			break;
+		case 'k':
+			ask = optarg;
+			break;
+		}
+	}
+	if (argc - optind < 1 || argc - optind > 2) {
+		json_object_put(allow);
+		return cli_usage_error(cmd, "expected POD [LEVEL]");
+	}
+	if (atimeout != NULL &&
+		(atimeout[0] == '\0' ||
+			atimeout[strspn(atimeout, "0123456789")] != '\0')) {
+		json_object_put(allow);
+		return cli_usage_error(cmd,
+			"--approval-timeout is seconds (0 = none), not '%s'",
+			atimeout);
+	}
+	name = argv[optind];
+	if (!podname_valid(name, NULL)) {
+		json_object_put(allow);
+		return cli_usage_error(cmd, "bad pod name '%s'", name);
+	}
+	params = json_object_new_object();
+	json_object_object_add(params, "name", json_object_new_string(name));
+	change = argc - optind == 2 || allow != NULL || atimeout != NULL ||
+		ask != NULL;
+	if (change) {
+		/* Checked by podvisord, which names what is wrong. */
+		appr = json_object_new_object();
+		if (argc - optind == 2)
+			json_object_object_add(appr, "policy",
+				json_object_new_string(argv[optind + 1]));
+		if (allow != NULL)
+			json_object_object_add(appr, "allow", allow);
+		allow = NULL;
+		if (atimeout != NULL)
+			json_object_object_add(appr, "timeout_s",
+				json_object_new_int64(
+					strtoll(atimeout, NULL, 10)));
+		if (ask != NULL)
+			json_object_object_add(
+				appr, "ask", json_object_new_string(ask));
+		json_object_object_add(params, "approval", appr);
+	}
+	r = cli_control_request(
+		cli, change ? "set_approval" : "inspect", params, &reply);
+	if (r != 0)
+		return r;
+	if (!json_object_object_get_ex(reply.params, "approval", &pol)) {
+		cli_err("%s %s: podvisord's reply has no approval policy",
+			change ? "set_approval" : "inspect", name);
+		msg_clear(&reply);
+		return CLI_EXIT_FAIL;
+	}
+	if (cli->json)
+		cli_print_json(pol);
+	else
+		cmd_policy_print(name, pol,
+			!change ? ""
+				: json_object_get_boolean(
+					  json_object_object_get(
+						  reply.params, "live"))
+				? " (in force now)"
+				: " (from its next start)");
+	msg_clear(&reply);
+	return CLI_EXIT_OK;
+}

@@ -119,6 +119,21 @@ static const struct cli_cmd main_cmds[] = {
 		"  --reason TEXT  a note kept with the decision\n" },
 	{ "deny", cmd_deny, "POD ID [REASON] [--json]",
 		"Refuse a pending tool call; REASON reaches the model.", NULL },
+	{ "policy", cmd_policy,
+		"POD [LEVEL] [--allow RULE]... [--no-allow] "
+		"[--approval-timeout S] [--ask WHO] [--json]",
+		"Show or change a pod's approval policy, live and for good.",
+		"LEVEL is never, writes, bash or always (docs/approvals.md). "
+		"Options change\nonly what they name; --allow replaces the "
+		"allow rules, --no-allow drops\nthem. A child's policy must "
+		"stay at least as strict as its parent's, and a\npod's no "
+		"looser than its children's. Every client attached to the "
+		"pod\nsees the change as an approval_policy event.\n"
+		"  --allow RULE          bash:PREFIX, path:GLOB or tool:GLOB "
+		"(repeat)\n"
+		"  --approval-timeout S  deny requests older than S seconds "
+		"(0 = never)\n"
+		"  --ask WHO             auto, clients or parent\n" },
 	{ "acp", cmd_acp, "[--pod NAME] [--model M]",
 		"Serve the Agent Client Protocol on stdin/stdout (editors).",
 		"An ACP agent for editors (Zed, Neovim, Emacs): JSON-RPC on "

@@ -11,6 +11,7 @@
 #include "supervisord/approvals.h"
 #include "supervisord/conf.h"
 #include "supervisord/daemon.h"
+#include "supervisord/podops.h"
 #include "supervisord/podstore.h"
 #include "supervisord/registry.h"
 #include "supervisord/route.h"
@@ -181,4 +182,146 @@ approvals_answer(
 		json_object_put(r->id);
 		free(r);
 	}
+}
+
+/*
+ * The pods whose policy must still hold after p's becomes pol: pol no
+ * looser than p's parent's, and each child of p no looser than pol.
+ */
+static int
+approvals_set_check(struct daemon *d, struct pod *p,
+	const struct approval_policy *pol, char **reterr_msg)
+{
+	struct pod *parent = registry_parent(d, p), *child;
+	char *why = NULL;
+	size_t i;
+
+	if (parent != NULL &&
+		approval_policy_narrows(pol, &parent->approval, &why) < 0) {
+		*reterr_msg = xstrfmt("pod %s is a child of %s: %s", p->name,
+			parent->name, why != NULL ? why : "looser");
+		free(why);
+		return -EPERM;
+	}
+	for (i = 0; i < p->children.n; i++) {
+		if ((child = daemon_pod_find(d, p->children.v[i])) == NULL)
+			continue;
+		if (approval_policy_narrows(&child->approval, pol, &why) < 0) {
+			*reterr_msg = xstrfmt("child pod %s would be looser "
+					      "than %s (%s): make its policy "
+					      "stricter first, or forget it",
+				child->name, p->name,
+				why != NULL ? why : "looser");
+			free(why);
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
+struct approvals_setting {
+	struct conn *c;
+	struct json_object *id;
+	char *name;
+	struct json_object *policy;
+};
+
+/* Reply approval_set {name, approval, live} and free s. */
+static void
+approvals_set_done(struct approvals_setting *s, bool live)
+{
+	struct json_object *data = json_object_new_object();
+
+	json_object_object_add(data, "name", json_object_new_string(s->name));
+	json_object_object_add(data, "approval", s->policy);
+	json_object_object_add(data, "live", json_object_new_boolean(live));
+	conn_send_event(s->c, "approval_set", data, s->id);
+	conn_unref(s->c);
+	json_object_put(s->id);
+	free(s->name);
+	free(s);
+}
+
+static void
+approvals_set_cb(struct conn *wc, struct msg *m, void *arg)
+{
+	(void)wc;
+	/*
+	 * The state is written already: a worker that went away gets the
+	 * policy in its next start; one that refused it is a bug, logged.
+	 */
+	if (m != NULL && strcmp(m->name, "error") == 0)
+		log_warn("set_approval: the worker refused the policy: %s",
+			msg_param_str(m, "message") != NULL
+				? msg_param_str(m, "message")
+				: "?");
+	approvals_set_done(arg, m != NULL && strcmp(m->name, "error") != 0);
+}
+
+/* set_approval {name, approval}: a pod's policy, changed for good. */
+void
+approvals_set(
+	struct daemon *d, struct pod *viewer, struct conn *c, struct msg *m)
+{
+	const char *name = msg_param_str(m, "name");
+	struct approval_policy pol = { 0 };
+	struct approvals_setting *s;
+	struct json_object *params;
+	struct pod *p;
+	char *err = NULL;
+	int r;
+
+	if ((p = podops_lookup(d, viewer, c, m, name)) == NULL)
+		return;
+	if (viewer != NULL && !registry_is_ancestor(d, viewer, p)) {
+		conn_send_error(c, m->id, PERR_NOT_VISIBLE, NULL,
+			"pod %s is not a descendant of %s: a pod may change "
+			"only its descendants' approval policy",
+			p->name, viewer->name);
+		return;
+	}
+	if (p->status == POD_CORRUPT) {
+		conn_send_error(c, m->id, PERR_INVALID_REQUEST, NULL,
+			"the state file of %s is corrupt", p->name);
+		return;
+	}
+	approval_policy_copy(&pol, &p->approval);
+	if ((r = approval_policy_from_json(
+		     &pol, msg_param(m, "approval"), &err)) == 0)
+		r = approvals_set_check(d, p, &pol, &err);
+	if (r < 0) {
+		conn_send_error(c, m->id,
+			r == -EPERM ? PERR_NOT_SUBSET : PERR_INVALID_REQUEST,
+			NULL, "%s", err != NULL ? err : "bad \"approval\"");
+		free(err);
+		approval_policy_clear(&pol);
+		return;
+	}
+	approval_policy_clear(&p->approval);
+	p->approval = pol;
+	if ((r = podstore_write(d, p)) != 0) {
+		conn_send_error(c, m->id, PERR_INTERNAL, NULL,
+			"cannot write the state of pod %s: %s (the policy "
+			"takes effect at its next start only if the write "
+			"is retried)",
+			p->name, strerror(-r));
+		return;
+	}
+	log_info("pod %s: approval policy now %s", p->name,
+		approval_level_name(p->approval.level));
+	s = xcalloc(1, sizeof *s);
+	s->c = conn_ref(c);
+	s->id = json_object_get(m->id);
+	s->name = xstrdup(p->name);
+	s->policy = approval_policy_to_json(&p->approval);
+	if (p->chan == NULL || !daemon_pod_running(p)) {
+		approvals_set_done(s, false);
+		return;
+	}
+	params = json_object_new_object();
+	json_object_object_add(
+		params, "approval", approval_policy_to_json(&p->approval));
+	if (conn_call(p->chan->c, "set_approval", params, 10 * 1000,
+		    approvals_set_cb, s) < 0)
+		approvals_set_done(s, false);
 }

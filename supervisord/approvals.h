@@ -45,4 +45,16 @@ void approvals_worker_request(struct pod *p, struct msg *m);
 void approvals_answer(
 	struct daemon *d, struct pod *viewer, struct conn *c, struct msg *m);
 
+/*
+ * set_approval {name, approval:{policy?, allow?, timeout_s?, ask?}} from
+ * the user (viewer NULL) or an ancestor pod: the fields given overlay
+ * the pod's policy (a given allow replaces it); the result must be no
+ * looser than the parent's and no child's may be looser than it
+ * (not_subset otherwise).  Written to pod state (fsynced) before the
+ * worker, if live, gets set_approval {approval} on fd 3; the reply is
+ * approval_set {name, approval, live}.
+ */
+void approvals_set(
+	struct daemon *d, struct pod *viewer, struct conn *c, struct msg *m);
+
 #endif

@@ -16,6 +16,7 @@
 #include "proto/dispatch.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
+#include "supervisord/approvals.h"
 #include "supervisord/control.h"
 #include "supervisord/daemon.h"
 #include "supervisord/peer.h"
@@ -298,6 +299,16 @@ control_shutdown(void *ctx, struct conn *c, struct msg *m)
 }
 
 static void
+control_set_approval(void *ctx, struct conn *c, struct msg *m)
+{
+	struct client *cl = ctx;
+	struct pod *v;
+
+	if (control_viewer(cl, c, m, false, &v) == 0)
+		approvals_set(cl->d, v, c, m);
+}
+
+static void
 control_reattach(void *ctx, struct conn *c, struct msg *m)
 {
 	reattach_request(ctx, c, m);
@@ -345,6 +356,11 @@ static const struct param_spec control_p_shutdown[] = {
 	{ "pods", PARAM_STRING, true },
 	{ NULL, PARAM_ANY, false },
 };
+static const struct param_spec control_p_set_approval[] = {
+	{ "name", PARAM_STRING, false },
+	{ "approval", PARAM_OBJECT, false },
+	{ NULL, PARAM_ANY, false },
+};
 static const struct param_spec control_p_reattach[] = {
 	{ "name", PARAM_STRING, false },
 	{ "pid", PARAM_INT, false },
@@ -363,6 +379,7 @@ const struct dispatch_entry control_table[] = {
 	{ "register_peer", control_p_peer, control_register_peer },
 	{ "restore", control_p_restore, control_restore },
 	{ "send", control_p_send, control_send },
+	{ "set_approval", control_p_set_approval, control_set_approval },
 	{ "shutdown", control_p_shutdown, control_shutdown },
 	{ "spawn", control_p_spawn, control_spawn },
 	{ "stop", control_p_stop, control_stop_pod },

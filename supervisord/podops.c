@@ -52,7 +52,7 @@ podops_visible(
 }
 
 /* The pod called name as viewer sees it, or an error sent on c. */
-static struct pod *
+struct pod *
 podops_lookup(struct daemon *d, struct pod *viewer, struct conn *c,
 	struct msg *m, const char *name)
 {

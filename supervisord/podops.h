@@ -39,6 +39,10 @@ void podops_forget(struct daemon *d, struct conn *c, struct msg *m);
 bool podops_visible(
 	struct daemon *d, const struct pod *viewer, const struct pod *target);
 
+/* The pod called name as viewer sees it, or NULL with an error on c. */
+struct pod *podops_lookup(struct daemon *d, struct pod *viewer, struct conn *c,
+	struct msg *m, const char *name);
+
 /* pod-summary / pod-detail of PROTOCOL.md (new references). */
 struct json_object *podops_summary(struct daemon *d, struct pod *p);
 struct json_object *podops_detail(struct daemon *d, struct pod *p);

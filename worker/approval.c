@@ -594,6 +594,27 @@ approval_pending_json(const struct approval *a)
 	return arr;
 }
 
+/*
+ * set_approval from podvisord: replace the policy (already in pod
+ * state) and tell every client.  Requests already pending stay pending:
+ * a looser policy does not answer questions someone may be reading.
+ */
+int
+approval_set_policy(
+	struct approval *a, const struct json_object *o, char **reterr_msg)
+{
+	struct approval_policy pol = { 0 };
+
+	if (approval_policy_from_json(&pol, o, reterr_msg) < 0)
+		return -EINVAL;
+	approval_policy_clear(&a->pol);
+	a->pol = pol;
+	log_info("approval policy now %s", approval_level_name(pol.level));
+	worker_broadcast(
+		a->w, "approval_policy", approval_policy_to_json(&a->pol));
+	return 0;
+}
+
 /* The policy in force. */
 const struct approval_policy *
 approval_policy(const struct approval *a)

@@ -66,6 +66,12 @@ size_t approval_npending(const struct approval *a);
 /* Their approval_request data, oldest first (new array). */
 struct json_object *approval_pending_json(const struct approval *a);
 /* The policy in force (start config + allow_always rules). */
+/*
+ * Replace the policy with o ({policy, allow, timeout_s, ask}) and
+ * broadcast approval_policy {…}; -EINVAL with a sentence if o is bad.
+ */
+int approval_set_policy(
+	struct approval *a, const struct json_object *o, char **reterr_msg);
 const struct approval_policy *approval_policy(const struct approval *a);
 
 #endif

@@ -301,6 +301,28 @@ link_approve(void *ctx, struct conn *c, struct msg *m)
 	free(err);
 }
 
+/* set_approval {approval}: the pod's new policy, already in pod state. */
+static void
+link_set_approval(void *ctx, struct conn *c, struct msg *m)
+{
+	struct link *l = ctx;
+	char *err = NULL;
+
+	if (!l->w->started) {
+		conn_send_error(
+			c, m->id, PERR_INVALID_REQUEST, NULL, "not started");
+		return;
+	}
+	if (approval_set_policy(
+		    l->w->approval, msg_param(m, "approval"), &err) < 0) {
+		conn_send_error(c, m->id, PERR_INVALID_REQUEST, NULL,
+			"approval: %s", err != NULL ? err : "invalid");
+		free(err);
+		return;
+	}
+	link_reply_accepted(c, m);
+}
+
 static void
 link_pod_event(void *ctx, struct conn *c, struct msg *m)
 {
@@ -374,10 +396,16 @@ static const struct param_spec link_approve_params[] = {
 	{ NULL, PARAM_ANY, false },
 };
 
+static const struct param_spec link_set_approval_params[] = {
+	{ "approval", PARAM_OBJECT, false },
+	{ NULL, PARAM_ANY, false },
+};
+
 static const struct dispatch_entry link_table[] = {
 	{ "approve", link_approve_params, link_approve },
 	{ "pod_event", link_pod_event_params, link_pod_event },
 	{ "scope_changed", link_scope_changed_params, link_scope_changed },
+	{ "set_approval", link_set_approval_params, link_set_approval },
 	{ "shutdown", NULL, link_shutdown },
 	{ "start", link_start_params, link_start },
 };

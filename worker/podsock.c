@@ -134,6 +134,9 @@ podsock_greeting(struct worker *w)
 		json_object_new_string(confine_network_name(w->tenv.network)));
 	json_object_object_add(g, "network_isolation",
 		json_object_new_string(confine_network_how(&w->tenv)));
+	if (w->approval != NULL)
+		json_object_object_add(g, "approval",
+			approval_policy_to_json(approval_policy(w->approval)));
 	json_object_object_add(g, "context_window",
 		json_object_new_int64(w->pc.context_window));
 	json_object_object_add(g, "context_tokens",

@@ -362,7 +362,7 @@ def test_load_after_kill9(env):
     ed.call("initialize", {"protocolVersion": 1})
     r = ed.call("session/load", {"sessionId": sid, "cwd": cwd,
                                  "mcpServers": []})
-    check(r == {} or r is None, r)
+    check(set(r) == {"modes"} and r["modes"]["currentModeId"] == "never", r)
     check_replay(ed, sid, [("first", 'fakellm: you said "first"'),
                            ("@write f.txt x", "done: write ok")])
     tools = [u["update"] for u in ed.updates
@@ -613,6 +613,64 @@ def test_permission_after_reload(env):
     ed.close()
 
 
+def test_modes(env):
+    """Session modes are the pod's approval levels: session/new and load
+    report the current one, set_mode changes the pod's policy for good,
+    and a change made by another client arrives as current_mode_update."""
+    start_approvals(env)
+    ed = Editor(env)
+    ed.call("initialize", {"protocolVersion": 1, "clientCapabilities": {}})
+    cwd = env.mkdir("proj")
+    res = ed.call("session/new", {"cwd": cwd, "mcpServers": []})
+    sid = res["sessionId"]
+    modes = res.get("modes") or {}
+    check(modes.get("currentModeId") == "writes", res)
+    check([m["id"] for m in modes["availableModes"]] ==
+          ["never", "writes", "bash", "always"], modes)
+    check(all(m["name"] for m in modes["availableModes"]), modes)
+    # never: a write runs without a question.
+    check(ed.call("session/set_mode", {"sessionId": sid,
+                                       "modeId": "never"}) in (None, {}),
+          "set_mode result")
+    check(inspect(env, sid)["approval"]["policy"] == "never",
+          inspect(env, sid))
+    stop, _ = run_prompt(ed, sid, "@write free.txt ok")
+    check(stop == "end_turn" and
+          os.path.exists(os.path.join(cwd, "free.txt")), stop)
+    # Another client changes the policy: the editor is told.
+    r = env.cli("policy", sid, "always")
+    check(r.returncode == 0, r.stderr)
+    u = ed.wait_update(lambda u: u["update"]["sessionUpdate"] ==
+                       "current_mode_update" and
+                       u["update"]["currentModeId"] == "always",
+                       what="current_mode_update to always")
+    check(u["sessionId"] == sid and
+          u["update"]["currentModeId"] == "always", u)
+    tag = ed.start("session/prompt", {"sessionId": sid,
+                                      "prompt": prompt("@read free.txt")})
+    m = ed.wait_permission()
+    check(m["permission"]["toolCall"]["kind"] == "read", m)
+    ed.answer(m["tag"], "allow_once")
+    check(ed.wait_tag(tag)["result"]["stopReason"] == "end_turn", "read")
+    # Bad modes and unknown sessions change nothing.
+    e = ed.call_error("session/set_mode", {"sessionId": sid,
+                                           "modeId": "yolo"})
+    check(e["code"] == -32602 and "modeId" in e["message"], e)
+    e = ed.call_error("session/set_mode", {"sessionId": "nobody",
+                                           "modeId": "never"})
+    check(e["code"] == -32002, e)
+    check(inspect(env, sid)["approval"]["policy"] == "always",
+          inspect(env, sid))
+    ed.close()
+    # A reopened editor sees the mode the pod has.
+    ed = Editor(env)
+    ed.call("initialize", {"protocolVersion": 1})
+    res = ed.call("session/load", {"sessionId": sid, "cwd": cwd,
+                                   "mcpServers": []})
+    check((res.get("modes") or {}).get("currentModeId") == "always", res)
+    ed.close()
+
+
 def main():
     if not os.path.isdir(os.path.join(HERE, "node_modules",
                                       "@agentclientprotocol", "sdk")):
@@ -628,7 +686,7 @@ def main():
                test_unknown_session_and_bad_params, test_malformed_input,
                test_no_daemon, test_permission_allow_deny,
                test_permission_decided_elsewhere,
-               test_permission_after_reload])
+               test_permission_after_reload, test_modes])
 
 
 if __name__ == "__main__":

@@ -528,8 +528,103 @@ def test_child_looser_refused(env):
           pod["approval"]["allow"] == ["bash:git status"], pod)
 
 
+def test_set_policy(env):
+    """set_approval: a live pod's policy changes at once for every client,
+    is kept in pod state across a restore, and keeps the parent/child
+    rule (no child looser than its parent after the change)."""
+    start(env)
+    spawn(env, "a", {"policy": "never"})
+    w = os.path.join(env.work, "a")
+    pc, pc2 = env.pod_client("a"), env.pod_client("a")
+    check(data(pc.prelude)["greeting"]["approval"]["policy"] == "never",
+          pc.prelude)
+    run(pc, "@write %s/one.txt 1" % w)
+    check(finished(pc) and os.path.exists(os.path.join(w, "one.txt")), w)
+    c = env.control()
+    r = c.call("set_approval", {"name": "a", "approval": {
+        "policy": "writes", "allow": ["path:%s/ok*" % w]}})
+    check(r["event"] == "approval_set" and data(r)["live"] and
+          data(r)["approval"]["policy"] == "writes", r)
+    for client in (pc, pc2):
+        m = next_of(client, ("approval_policy",))
+        check(data(m)["policy"] == "writes" and
+              data(m)["allow"] == ["path:%s/ok*" % w], m)
+    check(env.read_state("a")["approval"]["policy"] == "writes",
+          env.read_state("a"))
+    # In force now: a write waits, an allowed path does not.
+    d = ask(pc, "@write %s/two.txt 2" % w)
+    pc.request("approve", {"id": d["id"], "decision": "deny"})
+    finished(pc)
+    check(not os.path.exists(os.path.join(w, "two.txt")), w)
+    run(pc, "@write %s/ok.txt 3" % w)
+    m = next_of(pc, ("approval_request", "run_end"))
+    check(m["event"] == "run_end", m)
+    # The CLI: show, then change; fields not named are kept.
+    out = cli(env, "policy", "a").stdout
+    check("approval policy writes" in out and "path:" in out, out)
+    out = cli(env, "policy", "a", "bash", "--approval-timeout", "60").stdout
+    check("approval policy bash" in out and "in force now" in out, out)
+    pol = json.loads(cli(env, "--json", "policy", "a").stdout)
+    check(pol == {"policy": "bash", "allow": ["path:%s/ok*" % w],
+                  "timeout_s": 60, "ask": "auto"}, pol)
+    r = cli(env, "policy", "a", "sometimes", code=1)
+    check("approval.policy" in r.stderr, r.stderr)
+    r = cli(env, "policy", "nobody", "bash", code=1)
+    check("no pod named nobody" in r.stderr, r.stderr)
+    # Kept across stop and restore.
+    pc.close()
+    pc2.close()
+    c.request("stop", {"name": "a"})
+    r = c.call("set_approval", {"name": "a", "approval": {
+        "policy": "always"}})
+    check(r["event"] == "approval_set" and not data(r)["live"], r)
+    c.request("restore", {"name": "a"})
+    pc = env.pod_client("a")
+    check(data(pc.prelude)["greeting"]["approval"]["policy"] == "always",
+          pc.prelude)
+    d = ask(pc, "@read %s/one.txt" % w)
+    pc.request("approve", {"id": d["id"], "decision": "allow_once"})
+    finished(pc)
+    # A child stays no looser than its parent, and a parent may not
+    # become stricter than a child it has.
+    cli(env, "policy", "a", "writes", "--no-allow")
+    kid = os.path.join(w, "kid")
+    os.makedirs(kid)
+    run(pc, "@spawn_pod " + json.dumps(
+        {"name": "a.kid", "task": "hi", "scope": [
+            {"target": kid, "permission": "write", "recursive": True}],
+         "approval": {"policy": "writes", "allow": []}}))
+    res = finished_with_child(pc, "a.kid")
+    check(res and not res[0]["is_error"], res)
+    r = c.call("set_approval", {"name": "a.kid", "approval": {
+        "policy": "never"}})
+    check(r["event"] == "error" and data(r)["code"] == "not_subset" and
+          "a.kid is a child of a" in data(r)["message"], r)
+    r = c.call("set_approval", {"name": "a", "approval": {
+        "policy": "always"}})
+    check(r["event"] == "error" and data(r)["code"] == "not_subset" and
+          "child pod a.kid" in data(r)["message"], r)
+    check(env.read_state("a")["approval"]["policy"] == "writes",
+          env.read_state("a"))
+    r = c.call("set_approval", {"name": "a.kid", "approval": {
+        "policy": "always"}})
+    check(r["event"] == "approval_set", r)
+    r = c.call("set_approval", {"name": "a", "approval": {
+        "policy": "bash"}})
+    check(r["event"] == "approval_set", r)
+    # Bad input changes nothing.
+    for bad in ({"policy": 3}, {"allow": ["nope"]}, {"timeout_s": "x"}):
+        r = c.call("set_approval", {"name": "a", "approval": bad})
+        check(r["event"] == "error" and
+              data(r)["code"] == "invalid_request", r)
+    r = c.call("set_approval", {"name": "a"})
+    check(r["event"] == "error", r)
+    check(data(c.request("inspect", {"name": "a"}))["approval"]["policy"]
+          == "bash", "policy changed by bad input")
+
+
 if __name__ == "__main__":
     run_tests([test_levels, test_decisions, test_bad_input, test_two_clients,
                test_kill_worker_pending, test_kill_daemon_pending,
                test_timeout, test_parent_answers, test_cli,
-               test_child_looser_refused])
+               test_child_looser_refused, test_set_policy])
