@@ -25,7 +25,7 @@ test_tables_sorted(void **state)
 	assert_int_equal(n, 12);
 	assert_true(dispatch_table_valid(t, n));
 	t = link_dispatch_table(&n);
-	assert_int_equal(n, 5);
+	assert_int_equal(n, 6);
 	assert_true(dispatch_table_valid(t, n));
 }
 
