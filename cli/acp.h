@@ -81,6 +81,7 @@ struct acp_session {
 	char mode[16]; /* its approval level = the ACP mode (acp_mode.c) */
 	struct json_object *edits; /* toolCallId → diff (acp_map_keep_diff) */
 	struct acp_approval *approvals; /* asked of the editor, unanswered */
+	struct json_object *mcp_servers; /* the editor's, for spawn/restore */
 };
 
 /* Reply to the request id (borrowed; NULL: a notification, no reply). */

@@ -40,6 +40,8 @@ acp_session_busy(const struct acp_session *s)
 		strcmp(s->status, "waiting_approval") == 0;
 }
 static void acp_session_restore(struct acp_session *s);
+static void acp_session_mcp_add(
+	struct acp_session *s, struct json_object *params);
 
 struct acp_session *
 acp_session_find(struct acp *a, const char *name)
@@ -77,6 +79,7 @@ acp_session_free_cb(evutil_socket_t fd, short what, void *arg)
 	json_object_put(s->prompt_id);
 	json_object_put(s->prompt_input);
 	json_object_put(s->edits);
+	json_object_put(s->mcp_servers);
 	free(s->name);
 	free(s->cwd);
 	free(s);
@@ -542,6 +545,7 @@ acp_session_restore(struct acp_session *s)
 
 	s->retried = true;
 	json_object_object_add(p, "name", json_object_new_string(s->name));
+	acp_session_mcp_add(s, p);
 	acp_session_control_call(s, "restore", p);
 }
 
@@ -560,15 +564,33 @@ acp_session_mcp_ok(struct acp *a, struct json_object *id, const char *method,
 			"%s: params.mcpServers must be an array", method);
 		return false;
 	}
-	if (json_object_array_length(v) > 0) {
-		acp_error(a, id, ACP_INVALID_PARAMS, NULL,
-			"%s: params.mcpServers: podvisor pods cannot use MCP "
-			"servers given by the editor yet; remove them from "
-			"this agent's settings",
-			method);
-		return false;
-	}
 	return true;
+}
+
+/*
+ * The editor's servers go to podvisord as spawn/restore mcp_servers
+ * (the same shape; docs/mcp.md): podvisord checks them, keeps their env
+ * values out of pod state, and refuses transports pods lack by name.
+ */
+static void
+acp_session_mcp_keep(struct acp_session *s, struct json_object *params)
+{
+	struct json_object *v;
+
+	json_object_put(s->mcp_servers);
+	s->mcp_servers = NULL;
+	if (json_object_object_get_ex(params, "mcpServers", &v) &&
+		json_object_is_type(v, json_type_array) &&
+		json_object_array_length(v) > 0)
+		s->mcp_servers = json_object_get(v);
+}
+
+static void
+acp_session_mcp_add(struct acp_session *s, struct json_object *params)
+{
+	if (s->mcp_servers != NULL)
+		json_object_object_add(
+			params, "mcp_servers", json_object_get(s->mcp_servers));
 }
 
 /* cwd: required, absolute. */
@@ -647,12 +669,14 @@ acp_session_new(struct acp *a, struct json_object *id, struct json_object *p)
 	free(name);
 	s->open_id = json_object_get(id);
 	s->cwd = xstrdup(cwd);
+	acp_session_mcp_keep(s, p);
 	sp = json_object_new_object();
 	json_object_object_add(sp, "name", json_object_new_string(s->name));
 	json_object_object_add(sp, "cwd", json_object_new_string(cwd));
 	if (a->model != NULL)
 		json_object_object_add(
 			sp, "model", json_object_new_string(a->model));
+	acp_session_mcp_add(s, sp);
 	acp_session_control_call(s, "spawn", sp);
 }
 
@@ -732,6 +756,7 @@ acp_session_load(struct acp *a, struct json_object *id, struct json_object *p)
 	s = acp_session_alloc(a, sid);
 	s->open_id = json_object_get(id);
 	s->open_load = true;
+	acp_session_mcp_keep(s, p);
 	ip = json_object_new_object();
 	json_object_object_add(ip, "name", json_object_new_string(sid));
 	if (conn_call(ctl, "inspect", ip, ACP_CONTROL_TIMEOUT_MS,

@@ -671,6 +671,43 @@ def test_modes(env):
     ed.close()
 
 
+def test_mcp_servers(env):
+    """session/new's mcpServers become the pod's MCP servers (podvisord's
+    inline mcp_servers): the model calls them, their env values stay out
+    of pod state, and a transport pods lack is refused by name."""
+    ev = os.path.join(HERE, "..", "mcp", "node_modules",
+                      "@modelcontextprotocol", "server-everything", "dist",
+                      "index.js")
+    if not os.path.exists(ev):
+        print("skip test_mcp_servers: tests/mcp/node_modules is missing "
+              "(run 'npm ci --prefix tests/mcp')")
+        return
+    start(env)
+    ed = Editor(env)
+    ed.call("initialize", {"protocolVersion": 1, "clientCapabilities": {}})
+    cwd = env.mkdir("proj")
+    servers = [{"name": "ev", "command": shutil.which("node"),
+                "args": [ev, "stdio"],
+                "env": [{"name": "EV_TOKEN", "value": "s3cret-acp-7"}]}]
+    sid = ed.call("session/new", {"cwd": cwd,
+                                  "mcpServers": servers})["sessionId"]
+    check(inspect(env, sid).get("mcp") == ["ev"], inspect(env, sid))
+    stop, ups = run_prompt(
+        ed, sid, '@tool mcp__ev__echo {"message":"hello from the editor"}')
+    check(stop == "end_turn", stop)
+    done = [u["update"] for u in ups
+            if u["update"].get("sessionUpdate") == "tool_call_update" and
+            u["update"].get("status") == "completed"]
+    check(done and "hello from the editor" in json.dumps(done), ups)
+    with open(env.pod_state(sid)) as f:
+        check("s3cret-acp-7" not in f.read(), "the env value is in state")
+    e = ed.call_error("session/new", {"cwd": env.mkdir("web"), "mcpServers": [
+        {"type": "http", "name": "web", "url": "http://127.0.0.1:9/mcp",
+         "headers": []}]})
+    check(e["code"] == -32603 and "http" in e["message"], e)
+    ed.close()
+
+
 def main():
     if not os.path.isdir(os.path.join(HERE, "node_modules",
                                       "@agentclientprotocol", "sdk")):
@@ -686,7 +723,8 @@ def main():
                test_unknown_session_and_bad_params, test_malformed_input,
                test_no_daemon, test_permission_allow_deny,
                test_permission_decided_elsewhere,
-               test_permission_after_reload, test_modes])
+               test_permission_after_reload, test_modes,
+               test_mcp_servers])
 
 
 if __name__ == "__main__":
