@@ -430,8 +430,7 @@ def test_unknown_session_and_bad_params(env):
     e = ed.call_error("session/load", {"sessionId": "Not/A/Pod",
                                        "cwd": env.work, "mcpServers": []})
     check(e["code"] == -32002, e)
-    e = ed.call_error("session/new", {"cwd": env.work, "mcpServers": [
-        {"name": "x", "command": "/bin/true", "args": [], "env": []}]})
+    e = ed.call_error("session/new", {"cwd": env.work, "mcpServers": {}})
     check(e["code"] == -32602 and "mcpServers" in e["message"], e)
     # The process keeps serving.
     _, cwd, sid = open_session(env, ed, "after")
