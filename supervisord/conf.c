@@ -274,15 +274,15 @@ conf_handle_mcp(struct conf_parse *cp, const char *server, const char *name,
 	char *err = NULL;
 	int r;
 
-	r = server != NULL ? conf_mcp_key(cp->c, server, name, value, &err)
-			   : conf_mcp_defaults(cp->c, value, &err);
-	if (r > 0)
-		return 1;
-	if (r == 0)
+	if (server == NULL)
+		r = conf_mcp_defaults(cp->c, value, &err);
+	else if ((r = conf_mcp_key(cp->c, server, name, value, &err)) == 0)
 		err = xstrfmt("unknown key \"%s\" in [mcp.%s] (command, args, "
 			      "arg, env.VAR, env_env.VAR, timeout_s, "
 			      "init_timeout_s)",
 			name, server);
+	if (r > 0)
+		return 1;
 	r = conf_error(cp, "%s", err ? err : "bad value");
 	free(err);
 	return r;
