@@ -330,6 +330,13 @@ static const struct param_spec control_p_spawn[] = {
 	{ "network", PARAM_STRING, true },
 	{ "mcp", PARAM_ARRAY, true },
 	{ "mcp_servers", PARAM_ARRAY, true },
+	{ "worktree", PARAM_OBJECT, true },
+	{ NULL, PARAM_ANY, false },
+};
+static const struct param_spec control_p_forget[] = {
+	{ "name", PARAM_STRING, false },
+	{ "force", PARAM_BOOL, true },
+	{ "delete_branch", PARAM_BOOL, true },
 	{ NULL, PARAM_ANY, false },
 };
 static const struct param_spec control_p_restore[] = {
@@ -371,7 +378,7 @@ static const struct param_spec control_p_reattach[] = {
 
 /* Sorted by name (dispatch_table_valid() is unit-tested). */
 const struct dispatch_entry control_table[] = {
-	{ "forget", control_p_name, control_forget },
+	{ "forget", control_p_forget, control_forget },
 	{ "inspect", control_p_name, control_inspect },
 	{ "list", NULL, control_list },
 	{ "ping", NULL, control_ping },

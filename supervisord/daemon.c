@@ -12,6 +12,7 @@
 #include "proto/conn.h"
 #include "common/log.h"
 #include "supervisord/daemon.h"
+#include "supervisord/worktree.h"
 #include "supervisord/journal.h"
 #include "supervisord/notify.h"
 #include "supervisord/spare.h"
@@ -205,6 +206,7 @@ pod_free(struct pod *p)
 	approval_policy_clear(&p->approval);
 	namelist_clear(&p->mcp);
 	json_object_put(p->mcp_inline);
+	worktree_free(p->wt);
 	free(p->parent);
 	free(p->segment);
 	free(p->activity);

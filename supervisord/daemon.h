@@ -82,6 +82,8 @@ enum waiter_kind {
 	WAIT_STOP, /* stopped {name,released} */
 };
 
+struct pod_worktree;
+
 struct pod {
 	struct daemon *d;
 	char *name;
@@ -94,6 +96,7 @@ struct pod {
 	struct approval_policy approval; /* approvals.c */
 	struct pod_isolation iso; /* isolation.c: network policy */
 	struct namelist mcp; /* MCP server names (podmcp.c) */
+	struct pod_worktree *wt; /* worktree.c: its git worktree, or NULL */
 	char *parent; /* NULL for top-level */
 	struct namelist children;
 	struct namelist peers;

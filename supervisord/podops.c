@@ -35,6 +35,7 @@
 #include "supervisord/stop.h"
 #include "supervisord/summary.h"
 #include "supervisord/workerchan.h"
+#include "supervisord/worktree.h"
 
 /* A user/peer message is bounded like a control line. */
 #define PODOPS_MAX_MESSAGE (1024u * 1024u)
@@ -122,6 +123,7 @@ podops_summary(struct daemon *d, struct pod *p)
 		p->model != NULL ? json_object_new_string(p->model) : NULL);
 	json_object_object_add(o, "cwd", json_object_new_string(p->cwd));
 	isolation_summary(p, o);
+	worktree_summary(p, o);
 	if (daemon_pod_running(p)) {
 		char *sock = paths_pod_sock(&d->paths, p->name);
 
@@ -337,6 +339,7 @@ podops_spawn(
 	struct json_object *mcp_inline = NULL;
 	struct registry_conflict rc;
 	struct model_choice mc;
+	struct pod_worktree *wt = NULL;
 	char *cwd = NULL, *err = NULL;
 	struct pod *p;
 	int r;
@@ -430,9 +433,21 @@ podops_spawn(
 		model_choice_clear(&mc);
 		return;
 	}
-	if ((r = registry_check(d, viewer, &rules, NULL, &rc)) != 0) {
+	/* 1: git makes the worktree first, then this runs again. */
+	if (worktree_spawn_params(d, viewer, c, m, cwd, &wt) != 0) {
+		scope_rules_clear(&rules);
+		namelist_clear(&mcp);
+		json_object_put(mcp_inline);
+		approval_policy_clear(&apol);
+		model_choice_clear(&mc);
+		free(cwd);
+		return;
+	}
+	if ((r = worktree_registry_check(d, viewer, wt, &rules, NULL, &rc)) !=
+		0) {
 		podops_conflict_error(c, m, r, &rc);
 		registry_conflict_clear(&rc);
+		worktree_free(wt);
 		scope_rules_clear(&rules);
 		namelist_clear(&mcp);
 		json_object_put(mcp_inline);
@@ -453,6 +468,7 @@ podops_spawn(
 	p->iso = iso;
 	p->mcp = mcp;
 	p->mcp_inline = mcp_inline;
+	p->wt = wt;
 	p->parent = viewer != NULL ? xstrdup(viewer->name) : NULL;
 	id_new(p->session_id);
 	p->policy = restart != NULL && strcmp(restart, "on-failure") == 0
@@ -531,10 +547,13 @@ podops_restore(
 		free(err);
 		return;
 	}
+	if (worktree_restore_check(p, c, m) != 0)
+		return;
 	parent = registry_parent(d, p);
 	if (parent != NULL && !parent->reserved)
 		parent = NULL;
-	if ((r = registry_check(d, parent, &p->scope, p, &rc)) != 0) {
+	if ((r = worktree_registry_check(
+		     d, parent, p->wt, &p->scope, p, &rc)) != 0) {
 		podops_conflict_error(c, m, r, &rc);
 		registry_conflict_clear(&rc);
 		return;
@@ -647,6 +666,8 @@ podops_inspect(
 	if ((p = podops_lookup(d, viewer, c, m, msg_param_str(m, "name"))) ==
 		NULL)
 		return;
+	if (worktree_inspect(d, c, m, p) != 0)
+		return; /* after git status */
 	conn_send_event(c, "pod", podops_detail(d, p), m->id);
 }
 
@@ -754,6 +775,8 @@ podops_forget(struct daemon *d, struct conn *c, struct msg *m)
 			pod_status_name(p->status));
 		return;
 	}
+	if (worktree_forget(d, c, m, p) != 0)
+		return; /* after git worktree remove */
 	if ((r = podstore_remove(d, p)) != 0) {
 		conn_send_error(c, m->id, PERR_INTERNAL, NULL,
 			"cannot delete the state of %s: %s", p->name,
@@ -785,6 +808,7 @@ podops_forget(struct daemon *d, struct conn *c, struct msg *m)
 	isolation_forget(d, p);
 	data = json_object_new_object();
 	json_object_object_add(data, "name", json_object_new_string(p->name));
+	worktree_forgotten(p, m, data);
 	pod_free(p);
 	journal_write(d);
 	conn_send_event(c, "forgotten", data, m->id);

@@ -23,6 +23,7 @@
 #include "proto/msg.h"
 #include "supervisord/daemon.h"
 #include "supervisord/podstore.h"
+#include "supervisord/worktree.h"
 
 /* State files are small; anything bigger is refused as corrupt. */
 #define PODSTORE_MAX_FILE (64u * 1024u * 1024u)
@@ -71,6 +72,7 @@ podstore_to_json(const struct pod *p)
 		o, "children", podstore_names_json(&p->children));
 	json_object_object_add(o, "peers", podstore_names_json(&p->peers));
 	isolation_to_state(p, o);
+	worktree_to_state(p, o);
 	sess = json_object_new_object();
 	json_object_object_add(
 		sess, "id", json_object_new_string(p->session_id));
@@ -216,7 +218,8 @@ podstore_from_json(struct pod *p, struct json_object *o, char **reterr_msg)
 		podstore_names_from_json(o, "peers", &p->peers, reterr_msg) !=
 			0)
 		return -EINVAL;
-	if (isolation_from_state(p, o, reterr_msg) != 0)
+	if (isolation_from_state(p, o, reterr_msg) != 0 ||
+		worktree_from_state(p, o, reterr_msg) != 0)
 		return -EINVAL;
 	if (!json_object_object_get_ex(o, "session", &sess) ||
 		!json_object_is_type(sess, json_type_object))

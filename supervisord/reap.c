@@ -18,6 +18,7 @@
 #include "proto/msg.h"
 #include "supervisord/daemon.h"
 #include "supervisord/fakellm.h"
+#include "supervisord/gitrun.h"
 #include "supervisord/journal.h"
 #include "supervisord/lifecycle.h"
 #include "supervisord/podstore.h"
@@ -84,6 +85,7 @@ reap_kill_strays(struct daemon *d)
 	qsort(known, nknown, sizeof(*known), reap_cmp_pid);
 	for (i = 0; i < n; i++) {
 		if (kids[i] == d->fakellm_pid || spare_is(d, kids[i]) ||
+			gitrun_owns(kids[i]) ||
 			bsearch(&kids[i], known, nknown, sizeof(*known),
 				reap_cmp_pid) != NULL)
 			continue;
@@ -110,6 +112,8 @@ reap_children(struct daemon *d)
 			fakellm_exited(d);
 			continue;
 		}
+		if (gitrun_reaped(pid, st))
+			continue;
 		if ((p = reap_find_child(d, pid)) == NULL) {
 			/* a stray's death may hand us its own orphans */
 			if (!spare_reaped(d, pid))

@@ -10,6 +10,7 @@
 #include "supervisord/daemon.h"
 #include "supervisord/registry.h"
 #include "supervisord/summary.h"
+#include "supervisord/worktree.h"
 
 static void
 textbuf_grow(struct textbuf *tb, size_t more)
@@ -165,6 +166,7 @@ summary_text(struct daemon *d, struct pod *p, struct textbuf *tb)
 	textbuf_json_str(tb, p->cwd);
 	textbuf_puts(tb, ",\"network\":");
 	textbuf_json_str(tb, isolation_network_name(p->iso.network));
+	worktree_summary_text(p, tb);
 	if (daemon_pod_running(p)) {
 		sock = paths_pod_sock(&d->paths, p->name);
 		textbuf_puts(tb, ",\"socket\":");

@@ -222,6 +222,7 @@ static const struct param_spec workerchan_p_spawn[] = {
 	{ "approval", PARAM_OBJECT, true },
 	{ "network", PARAM_STRING, true },
 	{ "mcp", PARAM_ARRAY, true },
+	{ "worktree", PARAM_OBJECT, true },
 	{ NULL, PARAM_ANY, false },
 };
 static const struct param_spec workerchan_p_stop[] = {

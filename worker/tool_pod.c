@@ -20,6 +20,7 @@
 
 #define TOOL_POD_TIMEOUT_MS 15000
 #define TOOL_POD_SPAWN_TIMEOUT_MS 30000
+#define TOOL_POD_WORKTREE_TIMEOUT_MS 300000
 #define TOOL_POD_LOG_MAX (256L * 1024 * 1024)
 
 struct tool_pod_run {
@@ -53,7 +54,8 @@ static const struct llm_tool_def tool_pod_table[] = {
 		"Send a message (a new task) to one of your child pods.",
 		"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"message\":{\"type\":\"string\"}},\"required\":[\"name\",\"message\"]}" },
 	{ "spawn_pod",
-		"Start a child pod with a task and a scope that must lie within your own write scope; its write scope is taken from yours while it lives. You are notified when its turns end.", "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"task\":{\"type\":\"string\"},\"scope\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"target\":{\"type\":\"string\"},\"permission\":{\"type\":\"string\",\"enum\":[\"read\",\"write\"]},\"recursive\":{\"type\":\"boolean\"}},\"required\":[\"target\",\"permission\"]}},\"cwd\":{\"type\":\"string\"},\"model\":{\"type\":\"string\"},\"instruction\":{\"type\":\"string\"},\"approval\":{\"type\":\"object\",\"description\":\"the child's approval policy, as strict as yours or stricter\",\"properties\":{\"policy\":{\"type\":\"string\",\"enum\":[\"never\",\"writes\",\"bash\",\"always\"]},\"allow\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"timeout_s\":{\"type\":\"integer\"}}},\"network\":{\"type\":\"string\",\"enum\":[\"on\",\"loopback\",\"off\"],\"description\":\"what the child's tools reach: yours or narrower (off < loopback < on)\"},\"mcp\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"description\":\"names of your MCP servers the child gets (default: all of yours)\"}},\"required\":[\"name\",\"task\",\"scope\"]}" },
+		"Start a child pod with a task and a scope that must lie within your own write scope; its write scope is taken from yours while it lives. You are notified when its turns end.",
+		"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"task\":{\"type\":\"string\"},\"scope\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"target\":{\"type\":\"string\"},\"permission\":{\"type\":\"string\",\"enum\":[\"read\",\"write\"]},\"recursive\":{\"type\":\"boolean\"}},\"required\":[\"target\",\"permission\"]}},\"cwd\":{\"type\":\"string\"},\"model\":{\"type\":\"string\"},\"instruction\":{\"type\":\"string\"},\"approval\":{\"type\":\"object\",\"description\":\"the child's approval policy, as strict as yours or stricter\",\"properties\":{\"policy\":{\"type\":\"string\",\"enum\":[\"never\",\"writes\",\"bash\",\"always\"]},\"allow\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"timeout_s\":{\"type\":\"integer\"}}},\"network\":{\"type\":\"string\",\"enum\":[\"on\",\"loopback\",\"off\"],\"description\":\"what the child's tools reach: yours or narrower (off < loopback < on)\"},\"mcp\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"description\":\"names of your MCP servers the child gets (default: all of yours)\"},\"worktree\":{\"type\":\"object\",\"description\":\"give the child its own git worktree of your repository on a new branch (default pod/NAME) from base (default your HEAD, your last commit): its cwd; relative scope targets are inside it\",\"properties\":{\"base\":{\"type\":\"string\"},\"branch\":{\"type\":\"string\"}}}},\"required\":[\"name\",\"task\",\"scope\"]}" },
 	{ "stop_pod", "Stop a child pod; its write scope returns to you.",
 		"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}" },
 };
@@ -511,6 +513,9 @@ tool_pod_start(struct worker *w, const char *name, const char *args_json,
 			p, "message", json_object_new_string(msg));
 	} else if (strcmp(name, "spawn_pod") == 0) {
 		timeout = TOOL_POD_SPAWN_TIMEOUT_MS;
+		/* podvisord runs git worktree add first: a whole checkout. */
+		if (json_object_object_get_ex(run->args, "worktree", &v))
+			timeout = TOOL_POD_WORKTREE_TIMEOUT_MS;
 		if (!json_object_object_get_ex(run->args, "scope", &v) ||
 			!json_object_is_type(v, json_type_array)) {
 			json_object_put(p);
@@ -552,6 +557,11 @@ tool_pod_start(struct worker *w, const char *name, const char *args_json,
 		if (json_object_object_get_ex(run->args, "mcp", &v) &&
 			json_object_is_type(v, json_type_array))
 			json_object_object_add(p, "mcp", json_object_get(v));
+		/* Made and checked by podvisord (worktree.c). */
+		if (json_object_object_get_ex(run->args, "worktree", &v) &&
+			json_object_is_type(v, json_type_object))
+			json_object_object_add(
+				p, "worktree", json_object_get(v));
 	}
 	link_call(w->link, name, p, timeout, tool_pod_reply_cb, run);
 	return run;
