@@ -102,6 +102,8 @@ int cmd_stop(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_restore(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_peer(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_forget(struct cli *, const struct cli_cmd *, int, char **);
+int cmd_diff(struct cli *, const struct cli_cmd *, int, char **);
+int cmd_merge(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_attach(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_run(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_logs(struct cli *, const struct cli_cmd *, int, char **);

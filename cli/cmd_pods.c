@@ -158,6 +158,9 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		{ "allow", required_argument, NULL, 'L' },
 		{ "approval-timeout", required_argument, NULL, 'T' },
 		{ "mcp", required_argument, NULL, 'M' },
+		{ "worktree", no_argument, NULL, 'W' },
+		{ "base", required_argument, NULL, 'B' },
+		{ "branch", required_argument, NULL, 'b' },
 		{ "json", no_argument, NULL, CLI_OPT_JSON },
 		{ "help", no_argument, NULL, CLI_OPT_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -165,6 +168,8 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	const char *cwd_arg = NULL, *model = NULL, *instruction = NULL;
 	const char *task = NULL, *restart = NULL, *name;
 	const char *approval = NULL, *atimeout = NULL, *network = NULL;
+	const char *wt_base = NULL, *wt_branch = NULL;
+	bool worktree = false;
 	struct json_object *allow = NULL, *appr, *mcp = NULL;
 	const char **specs = NULL;
 	struct scope_rules rules = { 0 };
@@ -222,7 +227,23 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 				mcp = json_object_new_array();
 			cmd_pods_mcp_names(mcp, optarg);
 			break;
+		case 'W':
+			worktree = true;
+			break;
+		case 'B':
+			wt_base = optarg;
+			break;
+		case 'b':
+			wt_branch = optarg;
+			break;
 		}
+	}
+	if ((wt_base != NULL || wt_branch != NULL) && !worktree) {
+		free(specs);
+		json_object_put(allow);
+		json_object_put(mcp);
+		return cli_usage_error(
+			cmd, "--base and --branch go with --worktree");
 	}
 	if (atimeout != NULL &&
 		atimeout[strspn(atimeout, "0123456789")] != '\0') {
@@ -303,10 +324,35 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	if (mcp != NULL)
 		json_object_object_add(params, "mcp", mcp);
 	mcp = NULL;
+	if (worktree) {
+		/* Checked by podvisord, which runs git (docs/worktrees.md). */
+		struct json_object *w = json_object_new_object();
+
+		if (wt_base != NULL)
+			json_object_object_add(
+				w, "base", json_object_new_string(wt_base));
+		if (wt_branch != NULL)
+			json_object_object_add(
+				w, "branch", json_object_new_string(wt_branch));
+		json_object_object_add(params, "worktree", w);
+		/* git worktree add checks out a whole tree: allow for it. */
+		if (!cli->timeout_set && cli->timeout_ms < 300000)
+			cli->timeout_ms = 300000;
+	}
 	r = cli_control_request(cli, "spawn", params, &reply);
 	if (r != 0)
 		goto out;
-	if (!cmd_pods_json_reply(cli, &reply))
+	if (worktree && !cli->json) {
+		char *b = wt_branch != NULL ? xstrdup(wt_branch)
+					    : xstrfmt("pod/%s", name);
+
+		printf("spawned %s (pid %lld) in a git worktree on branch %s\n"
+		       "attach with 'podvisor attach %s'; its changes: "
+		       "'podvisor diff %s', 'podvisor merge %s'\n",
+			name, (long long)cmd_pods_int(reply.params, "pid", 0),
+			b, name, name, name);
+		free(b);
+	} else if (!cmd_pods_json_reply(cli, &reply))
 		printf("spawned %s (pid %lld) in %s\nattach with 'podvisor "
 		       "attach %s'\n",
 			name, (long long)cmd_pods_int(reply.params, "pid", 0),
@@ -633,19 +679,63 @@ cmd_peer(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
-/* podvisor forget NAME */
+/* podvisor forget NAME [--force] [--delete-branch] */
 int
 cmd_forget(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "delete-branch", no_argument, NULL, 'D' },
+		{ "json", no_argument, NULL, CLI_OPT_JSON },
+		{ "help", no_argument, NULL, CLI_OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool force = false, delete_branch = false;
+	struct json_object *params;
 	struct msg reply;
-	int r;
+	int c, ex = 0, r;
 
-	if ((r = cmd_pods_name_request(
-		     cli, cmd, argc, argv, "forget", &reply)) >= 0)
+	while ((c = cli_getopt(cli, cmd, argc, argv, "f", opts, &ex)) != -2) {
+		if (c == -1)
+			return ex;
+		if (c == 'f')
+			force = true;
+		else if (c == 'D')
+			delete_branch = true;
+	}
+	if (argc - optind != 1)
+		return cli_usage_error(cmd, "expected one NAME");
+	if ((r = cmd_pods_check_name(cmd, argv[optind])) >= 0)
 		return r;
-	if (!cmd_pods_json_reply(cli, &reply))
-		printf("forgot %s (state and session logs deleted)\n",
-			argv[optind]);
+	params = cmd_pods_name_params(argv[optind]);
+	/* A worktree pod: podvisord runs git worktree remove first. */
+	if (force)
+		json_object_object_add(
+			params, "force", json_object_new_boolean(true));
+	if (delete_branch)
+		json_object_object_add(
+			params, "delete_branch", json_object_new_boolean(true));
+	if ((r = cli_control_request(cli, "forget", params, &reply)) != 0)
+		return r;
+	if (!cmd_pods_json_reply(cli, &reply)) {
+		struct json_object *w = NULL;
+
+		json_object_object_get_ex(reply.params, "worktree", &w);
+		if (w != NULL)
+			printf("forgot %s (state and session logs deleted; "
+			       "worktree %s removed, branch %s %s)\n",
+				argv[optind],
+				cli_json_str(w, "path") != NULL
+					? cli_json_str(w, "path")
+					: "?",
+				cli_json_str(w, "branch") != NULL
+					? cli_json_str(w, "branch")
+					: "?",
+				delete_branch ? "deleted" : "kept");
+		else
+			printf("forgot %s (state and session logs deleted)\n",
+				argv[optind]);
+	}
 	msg_clear(&reply);
 	return CLI_EXIT_OK;
 }

@@ -30,7 +30,8 @@ static const struct cli_cmd main_cmds[] = {
 		"NAME [--cwd DIR] [--scope SPEC]... [--model M] "
 		"[--instruction TEXT] [--task TEXT] [--restart on-failure] "
 		"[--approval POLICY] [--allow RULE]... [--approval-timeout S] "
-		"[--network on|loopback|off] [--mcp NAME[,NAME]] [--json]",
+		"[--network on|loopback|off] [--mcp NAME[,NAME]] "
+		"[--worktree [--base REF] [--branch B]] [--json]",
 		"Start a new pod.",
 		"  --cwd DIR           the pod's working directory (default: "
 		"here)\n"
@@ -59,7 +60,17 @@ static const struct cli_cmd main_cmds[] = {
 		"config.ini) the pod\n"
 		"                      gets; repeatable; --mcp '' for none "
 		"(default:\n"
-		"                      [defaults] mcp)\n" },
+		"                      [defaults] mcp)\n"
+		"  --worktree          run the pod in a new git worktree of "
+		"the repository\n"
+		"                      holding --cwd, on its own branch: its "
+		"cwd and write\n"
+		"                      scope (docs/worktrees.md)\n"
+		"  --base REF          the worktree's starting commit "
+		"(default: HEAD, which\n"
+		"                      must have no uncommitted changes)\n"
+		"  --branch B          the worktree's new branch (default: "
+		"pod/NAME)\n" },
 	{ "ls", cmd_ls, "[--json]",
 		"List pods: name, status, parent, model, cwd, write scope.",
 		NULL },
@@ -144,8 +155,29 @@ static const struct cli_cmd main_cmds[] = {
 		"  --pod NAME  session/new uses this pod (spawned once, then "
 		"restored)\n"
 		"  --model M   the model of the pods session/new spawns\n" },
-	{ "forget", cmd_forget, "NAME [--json]",
-		"Delete a stopped pod's state and session logs.", NULL },
+	{ "forget", cmd_forget, "NAME [--force] [--delete-branch] [--json]",
+		"Delete a stopped pod's state and session logs.",
+		"A pod with a git worktree: the worktree is removed first "
+		"(git worktree\nremove), its branch kept.\n"
+		"  --force          remove the worktree even with uncommitted "
+		"changes\n"
+		"  --delete-branch  delete the pod's branch too (git branch "
+		"-D)\n" },
+	{ "diff", cmd_diff, "NAME [GIT-DIFF-OPTION]...",
+		"Show a worktree pod's changes against its base.",
+		"Committed and uncommitted, new files included (git diff "
+		"BASE of what\n'podvisor merge' would commit); options such "
+		"as --stat go to git diff.\nNothing in either repository "
+		"changes.\n" },
+	{ "merge", cmd_merge, "NAME [--squash] [--json]",
+		"Merge a worktree pod's branch into the branch checked out "
+		"where it came from.",
+		"The pod's uncommitted changes are committed on its branch "
+		"first. Refused,\nwith both sides left as they were, when "
+		"the merge would conflict (checked\nwith git merge-tree), "
+		"when the target has uncommitted changes, or while\nthe pod "
+		"is in a turn.\n"
+		"  --squash  one commit on the target instead of a merge\n" },
 	{ "doctor", cmd_doctor, "",
 		"Check the installation; one line per "
 		"check.",
