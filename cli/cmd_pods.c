@@ -473,6 +473,8 @@ cmd_inspect_field(const char *key, struct json_object *val)
 {
 	size_t i, n;
 
+	if (strcmp(key, "worktree") == 0 && cmd_worktree_status(val))
+		return;
 	if (json_object_is_type(val, json_type_string)) {
 		printf("%-16s %s\n", key, json_object_get_string(val));
 	} else if (json_object_is_type(val, json_type_array) &&

@@ -532,3 +532,32 @@ out:
 	msg_clear(&w.reply);
 	return r;
 }
+
+/* See cli.h. */
+bool
+cmd_worktree_status(struct json_object *w)
+{
+	const char *path = cli_json_str(w, "path");
+	const char *branch = cli_json_str(w, "branch");
+	const char *base = cli_json_str(w, "base");
+	const char *repo = cli_json_str(w, "repo");
+	const char *err = cli_json_str(w, "error");
+	struct json_object *v;
+	int changes = 0;
+
+	if (path == NULL || branch == NULL || base == NULL || repo == NULL)
+		return false;
+	if (json_object_object_get_ex(w, "changes", &v))
+		changes = json_object_get_int(v);
+	printf("%-16s %s\n", "worktree", path);
+	printf("%-16s %s (from %.12s of %s)\n", "branch", branch, base, repo);
+	if (json_object_object_get_ex(w, "dirty", &v) && v != NULL &&
+		json_object_get_boolean(v))
+		printf("%-16s yes: %d changed or new file%s (podvisor diff)\n",
+			"dirty", changes, changes == 1 ? "" : "s");
+	else if (v != NULL)
+		printf("%-16s no\n", "dirty");
+	else if (err != NULL)
+		printf("%-16s unknown: %s\n", "dirty", err);
+	return true;
+}

@@ -38,6 +38,7 @@
 #include "supervisord/spawn.h"
 #include "supervisord/stop.h"
 #include "supervisord/workerchan.h"
+#include "supervisord/worktree.h"
 
 #define SPAWN_READY_TIMEOUT_MS 10000
 #define SPAWN_TAIL_BYTES 2048
@@ -523,6 +524,7 @@ spawn_fail(struct pod *p, const char *why)
 		(void)podstore_remove(d, p);
 		waiter_error(p, WAIT_STOP, PERR_NOT_FOUND, NULL,
 			"the pod failed to start");
+		worktree_discard(d, p);
 		pod_free(p);
 		if (parent != NULL)
 			workerchan_send_scope(parent);

@@ -63,6 +63,7 @@ struct wt_op {
 	struct pod_worktree wt; /* what is being made / removed */
 	bool force, delete_branch;
 	bool taken; /* spawn: podops_spawn() took the worktree */
+	bool discarded; /* spawn: rolled back already */
 	struct wt_op *next;
 };
 
@@ -258,8 +259,9 @@ worktree_spawn_rerun(struct wt_op *op)
 	podops_spawn(d, viewer, op->c, &m);
 	worktree_rerun = NULL;
 	p = daemon_pod_find(d, op->name);
-	if (!op->taken || p == NULL || p->wt == NULL ||
-		strcmp(p->wt->path, op->wt.path) != 0)
+	if (!op->discarded &&
+		(!op->taken || p == NULL || p->wt == NULL ||
+			strcmp(p->wt->path, op->wt.path) != 0))
 		worktree_rollback(d, &op->wt);
 	worktree_op_free(op);
 }
@@ -538,6 +540,20 @@ worktree_spawn_params(struct daemon *d, struct pod *viewer, struct conn *c,
 			WORKTREE_GIT_TIMEOUT_S);
 	}
 	return 1;
+}
+
+/* See worktree.h. */
+void
+worktree_discard(struct daemon *d, struct pod *p)
+{
+	if (p->wt == NULL)
+		return;
+	if (worktree_rerun != NULL && worktree_rerun->kind == WT_SPAWN &&
+		strcmp(worktree_rerun->name, p->name) == 0)
+		worktree_rerun->discarded = true;
+	worktree_rollback(d, p->wt);
+	worktree_free(p->wt);
+	p->wt = NULL;
 }
 
 /* Is rule's target wt's path or beneath it? */

@@ -51,6 +51,9 @@ int worktree_registry_check(struct daemon *d, const struct pod *spawner,
 	const struct pod_worktree *wt, const struct scope_rules *rules,
 	const struct pod *skip, struct registry_conflict *ret);
 
+/* A fresh pod that failed to start: remove its worktree and branch. */
+void worktree_discard(struct daemon *d, struct pod *p);
+
 /* restore: refuse (error on c, -1) when the worktree is gone. */
 int worktree_restore_check(struct pod *p, struct conn *c, struct msg *m);
 

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import time
 
-from pvtest import check, run_tests
+from pvtest import binary, check, run_tests
 
 GIT = shutil.which("git")
 
@@ -125,6 +125,9 @@ def test_two_pods_diff_merge_forget(env):
     d = cli_json(env, "status", "left")
     check(d["worktree"]["dirty"] is True and d["worktree"]["changes"] == 2,
           d["worktree"])
+    out = cli(env, "status", "left").stdout
+    check("branch           pod/left (from %s" % base[:12] in out and
+          "dirty            yes: 2 changed or new files" in out, out)
 
     dl = cli(env, "diff", "left").stdout
     check("+TWO by left" in dl and "-two" in dl and "notes.txt" in dl and
@@ -326,6 +329,83 @@ def test_child_worktree(env):
     check(names == {"lead", "lead.kid"}, names)
 
 
+def test_failed_start_rolls_back(env):
+    """A worktree pod whose worker cannot start: the spawn fails and the
+    worktree and its branch are removed again."""
+    if GIT is None:
+        print("skip: no git on this machine")
+        return
+    bad = os.path.join(env.root, "broken-worker")
+    with open(bad, "w") as f:
+        f.write("#!/bin/sh\necho broken worker >&2\nexit 3\n")
+    os.chmod(bad, 0o755)
+    env.start_fakellm()
+    env.use_fakellm()
+    env.start_daemon({"PODVISOR_WORKER": bad})
+    repo = make_repo(env)
+    r = spawn_wt(env, "doomed", repo, code=1)
+    check("failed to start" in r.stderr, r.stderr)
+    wait_gone(env, os.path.join(env.state, "worktrees", "doomed"))
+    c = env.control()
+    deadline = time.monotonic() + 10
+    while git(repo, "branch", "--list", "pod/doomed") != "":
+        check(time.monotonic() < deadline, "pod/doomed is still there")
+        c.request("ping")
+    check(cli_json(env, "ls")["pods"] == [], "a pod is left")
+
+
+def test_daemon_serves_while_git_runs(env):
+    """git runs beside the event loop: while git worktree add is held in
+    a post-checkout hook, podvisord answers other clients; the spawn
+    completes once the hook returns."""
+    if GIT is None:
+        print("skip: no git on this machine")
+        return
+    start(env)
+    repo = make_repo(env)
+    started = os.path.join(env.root, "hook-started")
+    go = os.path.join(env.root, "hook-go")
+    os.mkfifo(go)
+    hook = os.path.join(repo, ".git", "hooks", "post-checkout")
+    with open(hook, "w") as f:
+        f.write("#!/bin/sh\n: > '%s'\nread x < '%s'\n" % (started, go))
+    os.chmod(hook, 0o755)
+    p = subprocess.Popen([binary("PODVISOR_CLI", "podvisor"), "spawn",
+                          "slow", "--cwd", repo, "--worktree"],
+                         env=env.env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        c = env.control()
+        deadline = time.monotonic() + 20
+        while not os.path.exists(started):
+            check(time.monotonic() < deadline, "the hook never ran")
+            c.request("ping")
+        # git is blocked in its hook now: the daemon still answers.
+        c.request("ping")
+        check([q["name"] for q in c.request("list")["data"]["pods"]] == [],
+              "the pod exists before its worktree")
+        check(p.poll() is None, "the spawn did not wait for git")
+        while True:
+            try:
+                fd = os.open(go, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError:  # the hook has not opened it yet
+                check(time.monotonic() < deadline, "the hook never read")
+                c.request("ping")
+        os.write(fd, b"go\n")
+        os.close(fd)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    check(p.returncode == 0, "spawn: %s %s" % (out, err))
+    check(cli_json(env, "status", "slow")["worktree"]["branch"] ==
+          "pod/slow", "no worktree")
+
+
 if __name__ == "__main__":
     run_tests([test_two_pods_diff_merge_forget, test_squash_and_restore,
-               test_bad_input, test_child_worktree])
+               test_bad_input, test_child_worktree,
+               test_failed_start_rolls_back,
+               test_daemon_serves_while_git_runs])
