@@ -12,6 +12,7 @@
 #include "common/xmalloc.h"
 #include "supervisord/conf_approval.h"
 #include "supervisord/conf_mcp.h"
+#include "supervisord/conf_responses.h"
 #include "supervisord/conf.h"
 #include "supervisord/isolation.h"
 
@@ -59,6 +60,7 @@ conf_provider_clear(struct config_provider *p)
 		free(p->aliases[i].model);
 	}
 	free(p->aliases);
+	conf_responses_clear(p);
 }
 
 /* Free c and everything it owns (NULL-safe). */
@@ -100,6 +102,8 @@ conf_provider_find(const struct config *c, const char *name)
 const char *
 conf_scheme_name(enum provider_scheme s)
 {
+	if (s == SCHEME_OPENAI_RESPONSES)
+		return "openai_responses";
 	return s == SCHEME_ANTHROPIC ? "anthropic" : "openai_chat";
 }
 
@@ -194,15 +198,20 @@ static int
 conf_handle_provider(struct conf_parse *cp, const char *name, const char *value)
 {
 	struct config_provider *p = cp->cur;
+	char *err = NULL;
+	int r;
 
 	if (strcmp(name, "scheme") == 0) {
 		if (strcmp(value, "openai_chat") == 0)
 			p->scheme = SCHEME_OPENAI_CHAT;
 		else if (strcmp(value, "anthropic") == 0)
 			p->scheme = SCHEME_ANTHROPIC;
+		else if (strcmp(value, "openai_responses") == 0)
+			p->scheme = SCHEME_OPENAI_RESPONSES;
 		else
 			return conf_error(cp,
-				"unknown scheme \"%s\" (openai_chat or anthropic)",
+				"unknown scheme \"%s\" (openai_chat, "
+				"openai_responses or anthropic)",
 				value);
 		p->has_scheme = true;
 	} else if (strcmp(name, "base_url") == 0) {
@@ -228,8 +237,8 @@ conf_handle_provider(struct conf_parse *cp, const char *name, const char *value)
 		return conf_long(cp, name, value, 1, 10000000, &p->max_tokens);
 	} else if (strcmp(name, "prompt_cache") == 0) {
 		bool on = true;
-		int r = conf_bool(cp, name, value, &on);
 
+		r = conf_bool(cp, name, value, &on);
 		p->no_prompt_cache = !on;
 		return r;
 	} else if (strncmp(name, "model.", 6) == 0 && name[6] != '\0') {
@@ -240,6 +249,12 @@ conf_handle_provider(struct conf_parse *cp, const char *name, const char *value)
 		p->aliases[p->naliases].alias = xstrdup(name + 6);
 		p->aliases[p->naliases].model = xstrdup(value);
 		p->naliases++;
+	} else if ((r = conf_responses_key(p, name, value, &err)) != 0) {
+		if (r > 0)
+			return 1;
+		r = conf_error(cp, "%s", err);
+		free(err);
+		return r;
 	} else
 		return conf_error(cp, "unknown key \"%s\" in a provider", name);
 	return 1;
@@ -444,6 +459,11 @@ conf_validate(struct conf_parse *cp)
 			return conf_error(cp,
 				"provider %s: api_key_env and api_key_file both set",
 				p->name);
+		if (conf_responses_validate(p, &err) < 0) {
+			r = conf_error(cp, "%s", err);
+			free(err);
+			return r;
+		}
 	}
 	if (conf_mcp_validate(c, &err) < 0) {
 		r = conf_error(cp, "%s", err);

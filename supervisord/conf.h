@@ -18,9 +18,10 @@
  *                   mcp = NAME[,NAME] (conf_mcp.h)
  *   [mcp.NAME]      an MCP server (conf_mcp.h)
  *   [pod.NAME]      approval* keys for a top-level pod of that name
- *   [provider.NAME] scheme = openai_chat|anthropic, base_url,
- *                   api_key_env | api_key_file, context_window,
- *                   max_tokens, model.ALIAS = real-model
+ *   [provider.NAME] scheme = openai_chat|openai_responses|anthropic,
+ *                   base_url, api_key_env | api_key_file,
+ *                   context_window, max_tokens, model.ALIAS = real-model,
+ *                   openai_responses: conf_responses.h
  *
  * Errors name file:line.  Lines longer than inih's 200 bytes are an
  * error, never truncated.
@@ -32,6 +33,7 @@
 enum provider_scheme {
 	SCHEME_OPENAI_CHAT = 0,
 	SCHEME_ANTHROPIC,
+	SCHEME_OPENAI_RESPONSES,
 };
 
 struct config_alias {
@@ -49,6 +51,12 @@ struct config_provider {
 	long context_window; /* 0 = default */
 	long max_tokens; /* 0 = default */
 	bool no_prompt_cache; /* prompt_cache = false */
+	/* openai_responses (conf_responses.h) */
+	char *reasoning_effort;
+	char *reasoning_summary;
+	bool store;
+	bool has_store;
+	bool previous_response_id;
 	struct config_alias *aliases;
 	size_t naliases;
 	bool is_fake; /* the bundled fakellm (no config) */

@@ -8,6 +8,7 @@
 #include "common/atomicfile.h"
 #include "common/xmalloc.h"
 #include "supervisord/conf.h"
+#include "supervisord/conf_responses.h"
 #include "supervisord/daemon.h"
 #include "supervisord/fakellm.h"
 #include "supervisord/model.h"
@@ -198,6 +199,7 @@ model_start_json(struct daemon *d, const struct model_choice *mc,
 	if (p->no_prompt_cache)
 		json_object_object_add(
 			o, "prompt_cache", json_object_new_boolean(0));
+	conf_responses_model(p, o);
 	explicit_bzero(key, strlen(key));
 	free(key);
 	free(url);

@@ -46,6 +46,9 @@ static const struct llm_scheme llm_schemes[] = {
 	[PROVIDER_ANTHROPIC] = { "anthropic", "/v1/messages",
 		provider_anthropic_body, provider_anthropic_headers,
 		provider_anthropic_error },
+	[PROVIDER_OPENAI_RESPONSES] = { "openai_responses", "/responses",
+		provider_responses_body, provider_openai_headers,
+		provider_responses_error },
 };
 
 struct llm_call {
@@ -166,9 +169,12 @@ provider_config_from_json(
 		pc.scheme = PROVIDER_OPENAI_CHAT;
 	else if (strcmp(scheme, "anthropic") == 0)
 		pc.scheme = PROVIDER_ANTHROPIC;
+	else if (strcmp(scheme, "openai_responses") == 0)
+		pc.scheme = PROVIDER_OPENAI_RESPONSES;
 	else {
 		*reterr_msg = xstrfmt("model.scheme \"%s\" is unknown "
-				      "(openai_chat, anthropic)",
+				      "(openai_chat, openai_responses, "
+				      "anthropic)",
 			scheme);
 		r = -EINVAL;
 		goto fail;
@@ -217,6 +223,8 @@ provider_config_from_json(
 		}
 		pc.no_prompt_cache = !json_object_get_boolean(pv);
 	}
+	if ((r = provider_responses_config(obj, &pc, reterr_msg)) < 0)
+		goto fail;
 	free(scheme);
 	*ret = pc;
 	return 0;
@@ -236,6 +244,8 @@ provider_config_clear(struct provider_config *pc)
 	free(pc->base_url);
 	free(pc->api_key);
 	free(pc->model);
+	free(pc->reasoning_effort);
+	free(pc->reasoning_summary);
 	memset(pc, 0, sizeof(*pc));
 }
 

@@ -20,6 +20,7 @@ struct http;
 enum provider_scheme {
 	PROVIDER_OPENAI_CHAT,
 	PROVIDER_ANTHROPIC,
+	PROVIDER_OPENAI_RESPONSES,
 };
 
 struct provider_config {
@@ -34,6 +35,11 @@ struct provider_config {
 	int timeout_s; /* connect/idle bound; default 300 */
 	int retry_base_ms; /* first backoff step; default 500 (tests: less) */
 	bool no_prompt_cache; /* model.prompt_cache false: no cache hints */
+	/* openai_responses only (provider_responses.c). */
+	char *reasoning_effort; /* NULL: the server's default */
+	char *reasoning_summary; /* NULL: no summary asked */
+	bool store; /* store: true (default false: encrypted reasoning) */
+	bool previous_response_id; /* chain on stored responses */
 };
 
 /* Parse the "model" object of the start config. -EINVAL + message. */
@@ -84,6 +90,11 @@ struct llm_result {
 	char *error; /* human sentence when failed */
 	int http_status; /* 0 if none */
 	bool overflow; /* provider said the prompt is too long */
+	/* openai_responses: the output items in order (reasoning with its
+	 * encrypted_content, messages, function calls), kept in the log and
+	 * sent back verbatim; and the response's id.  NULL otherwise. */
+	struct json_object *items;
+	const char *response_id;
 };
 
 struct llm_stream_cb {
@@ -117,6 +128,8 @@ void llm_call_cancel(struct llm_call *call);
 char *provider_openai_body(
 	const struct provider_config *pc, const struct llm_request *req);
 char *provider_anthropic_body(
+	const struct provider_config *pc, const struct llm_request *req);
+char *provider_responses_body(
 	const struct provider_config *pc, const struct llm_request *req);
 
 #endif

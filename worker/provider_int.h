@@ -55,6 +55,12 @@ struct provider_stream {
 	bool overflow;
 	bool cancelled; /* set by the call: report nothing more */
 	int sse_err;
+	/* openai_responses (provider_responses.c). */
+	struct json_object *items; /* output_item.done items, in order */
+	char *response_id;
+	int text_index; /* output_index of the last text delta, -1 none */
+	int thinking_index; /* same for reasoning summary deltas */
+	int thinking_part; /* summary_index of the last summary delta */
 };
 
 /* Start parsing a stream of scheme; cb and arg are borrowed. */
@@ -105,15 +111,23 @@ int provider_openai_event(struct provider_stream *ps, const char *event,
 	const char *data, size_t len);
 int provider_anthropic_event(struct provider_stream *ps, const char *event,
 	const char *data, size_t len);
+int provider_responses_event(struct provider_stream *ps, const char *event,
+	const char *data, size_t len);
 
 /* Error sentence and overflow flag from a non-2xx body; caller frees. */
 char *provider_openai_error(const char *body, size_t len, bool *ret_overflow);
 char *provider_anthropic_error(
 	const char *body, size_t len, bool *ret_overflow);
+char *provider_responses_error(
+	const char *body, size_t len, bool *ret_overflow);
 
 /* Request headers ("Name: value"), NULL-terminated, at most 8. */
 void provider_openai_headers(const struct provider_config *pc, char *ret[8]);
 void provider_anthropic_headers(const struct provider_config *pc, char *ret[8]);
+
+/* The openai_responses keys of the start config's model object. */
+int provider_responses_config(
+	struct json_object *obj, struct provider_config *pc, char **reterr_msg);
 
 /* "message (code)" from an error body's parts; caller frees. */
 char *provider_error_text(const char *msg, const char *code);

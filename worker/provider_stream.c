@@ -162,6 +162,8 @@ provider_stream_event_cb(
 		return 1;
 	if (ps->scheme == PROVIDER_ANTHROPIC)
 		r = provider_anthropic_event(ps, event, data, len);
+	else if (ps->scheme == PROVIDER_OPENAI_RESPONSES)
+		r = provider_responses_event(ps, event, data, len);
 	else
 		r = provider_openai_event(ps, event, data, len);
 	if (ps->cancelled)
@@ -179,6 +181,7 @@ provider_stream_init(struct provider_stream *ps, enum provider_scheme scheme,
 	ps->cb = cb;
 	ps->arg = arg;
 	ps->sse = sse_new(0, provider_stream_event_cb, ps);
+	ps->text_index = ps->thinking_index = -1;
 }
 
 static void
@@ -215,6 +218,8 @@ provider_stream_clear(struct provider_stream *ps)
 	provider_stream_free_calls(ps);
 	free(ps->stop_reason);
 	free(ps->error);
+	json_object_put(ps->items);
+	free(ps->response_id);
 	memset(ps, 0, sizeof(*ps));
 }
 
@@ -360,6 +365,8 @@ provider_stream_result(struct provider_stream *ps, struct llm_result *res)
 	res->stop_reason = ps->stop_reason;
 	res->usage = ps->usage;
 	res->overflow = ps->overflow;
+	res->items = ps->items;
+	res->response_id = ps->response_id;
 }
 
 /* "message (code)" from an error body's parts, whichever are there. */

@@ -226,6 +226,12 @@ turn_stream_done_cb(void *arg, const struct llm_result *res)
 	if (res->thinking_signature != NULL)
 		json_object_object_add(e, "thinking_signature",
 			json_object_new_string(res->thinking_signature));
+	/* openai_responses: the output items go back verbatim next call. */
+	if (res->items != NULL && json_object_array_length(res->items) > 0)
+		json_object_object_add(e, "items", json_object_get(res->items));
+	if (res->response_id != NULL)
+		json_object_object_add(e, "response_id",
+			json_object_new_string(res->response_id));
 	calls = json_object_new_array();
 	for (i = 0; i < res->ntool_calls; i++) {
 		c = json_object_new_object();

@@ -12,9 +12,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The body must be one JSON object of valid UTF-8 and nothing else. */
+/*
+ * The body must be one JSON object of valid UTF-8 and nothing else,
+ * with its array of messages (or input items) under key.
+ */
 static void
-fuzz_body_check(const char *body)
+fuzz_body_check(const char *body, const char *key)
 {
 	struct json_tokener *tok;
 	struct json_object *o, *v;
@@ -28,7 +31,7 @@ fuzz_body_check(const char *body)
 	o = json_tokener_parse_ex(tok, body, (int)len);
 	if (o == NULL || json_tokener_get_parse_end(tok) != len ||
 		!json_object_is_type(o, json_type_object) ||
-		!json_object_object_get_ex(o, "messages", &v) ||
+		!json_object_object_get_ex(o, key, &v) ||
 		!json_object_is_type(v, json_type_array))
 		__builtin_trap();
 	json_object_put(o);
@@ -89,11 +92,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	pc.scheme = PROVIDER_OPENAI_CHAT;
 	body = provider_openai_body(&pc, &req);
-	fuzz_body_check(body);
+	fuzz_body_check(body, "messages");
 	free(body);
 	pc.scheme = PROVIDER_ANTHROPIC;
 	body = provider_anthropic_body(&pc, &req);
-	fuzz_body_check(body);
+	fuzz_body_check(body, "messages");
+	free(body);
+	pc.scheme = PROVIDER_OPENAI_RESPONSES;
+	pc.store = (flags & 16) != 0;
+	pc.previous_response_id = pc.store && (flags & 32) != 0;
+	body = provider_responses_body(&pc, &req);
+	fuzz_body_check(body, "input");
 	free(body);
 
 	json_object_put(entries);

@@ -181,7 +181,7 @@ fuzz_ps_run(enum provider_scheme scheme, const char *s, size_t len,
 }
 
 /*
- * Input: byte 0 picks the scheme (bit 0) and, bytes 1..4 the piece sizes
+ * Input: byte 0 picks the scheme (bits 0-1) and, bytes 1..4 the piece sizes
  * the rest arrives in.  The stream must give the same result however it
  * is cut.  The same bytes also go through both error-body parsers.
  */
@@ -196,7 +196,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 5)
 		return 0;
-	scheme = (data[0] & 1) ? PROVIDER_ANTHROPIC : PROVIDER_OPENAI_CHAT;
+	scheme = (data[0] & 2)  ? PROVIDER_OPENAI_RESPONSES
+		: (data[0] & 1) ? PROVIDER_ANTHROPIC
+				: PROVIDER_OPENAI_CHAT;
 	s = (const char *)data + 5;
 	len = size - 5;
 

@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "common/atomicfile.h"
 #include "common/xmalloc.h"
 #include "supervisord/conf.h"
+#include "supervisord/conf_responses.h"
 
 static char conf_path[] = "/tmp/pvconf-XXXXXX";
 
@@ -304,6 +306,53 @@ group_teardown(void **state)
 	return 0;
 }
 
+static void
+test_responses_keys(void **state)
+{
+	struct config *c = NULL;
+	struct config_provider *p;
+	struct json_object *o;
+	char *err = NULL;
+
+	(void)state;
+	write_conf("[provider.oa]\nscheme = openai_responses\n"
+		   "base_url = https://api.openai.com/v1\n"
+		   "reasoning_effort = high\nreasoning_summary = auto\n"
+		   "store = true\nprevious_response_id = true\n"
+		   "[provider.plain]\nscheme = openai_responses\n"
+		   "base_url = http://127.0.0.1:1/v1\n");
+	assert_int_equal(conf_load(conf_path, &c, &err), 0);
+	p = conf_provider_find(c, "oa");
+	assert_int_equal(p->scheme, SCHEME_OPENAI_RESPONSES);
+	assert_string_equal(conf_scheme_name(p->scheme), "openai_responses");
+	o = json_object_new_object();
+	conf_responses_model(p, o);
+	assert_string_equal(
+		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+		"{\"reasoning_effort\":\"high\",\"reasoning_summary\":"
+		"\"auto\",\"store\":true,\"previous_response_id\":true}");
+	json_object_put(o);
+	o = json_object_new_object();
+	conf_responses_model(conf_provider_find(c, "plain"), o);
+	assert_string_equal(
+		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+		"{}");
+	json_object_put(o);
+	conf_free(c);
+	expect_err("[provider.p]\nscheme = openai_responses\n"
+		   "base_url = http://x\nreasoning_effort = max\n",
+		4, "reasoning_effort \"max\" is not one of none, minimal");
+	expect_err("[provider.p]\nscheme = openai_responses\n"
+		   "base_url = http://x\nstore = maybe\n",
+		4, "store: expected true or false");
+	expect_err("[provider.p]\nscheme = openai_chat\n"
+		   "base_url = http://x\nreasoning_summary = auto\n",
+		1, "reasoning_summary needs scheme = openai_responses");
+	expect_err("[provider.p]\nscheme = openai_responses\n"
+		   "base_url = http://x\nprevious_response_id = true\n",
+		1, "previous_response_id needs store = true");
+}
+
 int
 main(void)
 {
@@ -315,6 +364,7 @@ main(void)
 		cmocka_unit_test(test_compaction),
 		cmocka_unit_test(test_approval),
 		cmocka_unit_test(test_env_providers),
+		cmocka_unit_test(test_responses_keys),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
