@@ -71,6 +71,10 @@ cwt_git(const char *dir, const char *index, bool quiet, char **out,
 			if (nul >= 0)
 				(void)dup2(nul, 2);
 		}
+		/* The pod's trees, whatever a calling hook exported. */
+		(void)unsetenv("GIT_DIR");
+		(void)unsetenv("GIT_WORK_TREE");
+		(void)unsetenv("GIT_INDEX_FILE");
 		if (index != NULL)
 			(void)setenv("GIT_INDEX_FILE", index, 1);
 		execvp("git", argv);

@@ -163,15 +163,14 @@ static const struct cli_cmd main_cmds[] = {
 		"changes\n"
 		"  --delete-branch  delete the pod's branch too (git branch "
 		"-D)\n" },
-	{ "diff", cmd_diff, "NAME [GIT-DIFF-OPTION]...",
+	{ "diff", cmd_diff, "NAME [-- GIT-DIFF-OPTION...]",
 		"Show a worktree pod's changes against its base.",
 		"Committed and uncommitted, new files included (git diff "
-		"BASE of what\n'podvisor merge' would commit); options such "
-		"as --stat go to git diff.\nNothing in either repository "
-		"changes.\n" },
+		"BASE of what\n'podvisor merge' would commit). Options after "
+		"'--' go to git diff:\n'podvisor diff NAME -- --stat'. "
+		"Nothing in either repository changes.\n" },
 	{ "merge", cmd_merge, "NAME [--squash] [--json]",
-		"Merge a worktree pod's branch into the branch checked out "
-		"where it came from.",
+		"Merge a worktree pod's work into its repository's branch.",
 		"The pod's uncommitted changes are committed on its branch "
 		"first. Refused,\nwith both sides left as they were, when "
 		"the merge would conflict (checked\nwith git merge-tree), "

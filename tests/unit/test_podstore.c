@@ -19,6 +19,7 @@
 #include "common/xmalloc.h"
 #include "supervisord/daemon.h"
 #include "supervisord/podstore.h"
+#include "supervisord/worktree.h"
 
 #include "sup_fixture.h"
 
@@ -98,6 +99,12 @@ test_round_trip(void **state)
 	p->last_exit_ms = 99;
 	json_object_object_add(ev, "eid", json_object_new_string("e1"));
 	json_object_array_add(p->pending, ev);
+	p->wt = xcalloc(1, sizeof(*p->wt));
+	p->wt->path = xstrdup("/state/worktrees/a");
+	p->wt->branch = xstrdup("pod/a");
+	p->wt->base = xstrdup("0123456789abcdef0123456789abcdef01234567");
+	p->wt->repo = xstrdup("/home/me/repo");
+	p->wt->git_dir = xstrdup("/home/me/repo/.git");
 	assert_int_equal(podstore_write(&fx->d, p), 0);
 
 	/* a second daemon on the same state dir reads it back */
@@ -122,6 +129,12 @@ test_round_trip(void **state)
 	assert_int_equal(json_object_array_length(q->pending), 1);
 	assert_int_equal(q->scope.n, 1);
 	assert_string_equal(q->scope.v[0].target, p->scope.v[0].target);
+	assert_non_null(q->wt);
+	assert_string_equal(q->wt->path, "/state/worktrees/a");
+	assert_string_equal(q->wt->branch, "pod/a");
+	assert_string_equal(q->wt->base, p->wt->base);
+	assert_string_equal(q->wt->repo, "/home/me/repo");
+	assert_string_equal(q->wt->git_dir, "/home/me/repo/.git");
 	sup_fixture_free(&d2, root2);
 }
 

@@ -24,6 +24,7 @@
 #include "supervisord/podstore.h"
 #include "supervisord/registry.h"
 #include "supervisord/summary.h"
+#include "supervisord/worktree.h"
 
 #include "sup_fixture.h"
 
@@ -112,6 +113,12 @@ test_summary_text_matches(void **state)
 	free(spec);
 	namelist_add(&a->peers, "x");
 	a->model = xstrdup("openai/\"quoted\"\\ \t\n\x01 é");
+	b->wt = xcalloc(1, sizeof(*b->wt));
+	b->wt->path = xstrdup("/state/worktrees/a \"b\"");
+	b->wt->branch = xstrdup("pod/a.b");
+	b->wt->base = xstrdup("0123456789abcdef0123456789abcdef01234567");
+	b->wt->repo = xstrdup("/home/me/r\u00e9po");
+	b->wt->git_dir = xstrdup("/home/me/repo/.git");
 	expect_same_summary(fx, a); /* effective write has b's hole */
 	expect_same_summary(fx, b);
 	b->status = POD_STOPPED;
