@@ -40,6 +40,7 @@ conf_new(void)
 	c->max_pods = 1024;
 	c->max_depth = 8;
 	c->max_children = 32;
+	c->git_timeout_s = 60;
 	c->compaction.enabled = true;
 	c->compaction.threshold = 0.8;
 	c->compaction.retain_tokens = 8000;
@@ -323,6 +324,9 @@ conf_handler(
 		if (strcmp(name, "max_children") == 0)
 			return conf_long(
 				cp, name, value, 1, 4096, &c->max_children);
+		if (strcmp(name, "git_timeout_s") == 0)
+			return conf_long(
+				cp, name, value, 1, 3600, &c->git_timeout_s);
 		return conf_error(cp, "unknown key \"%s\" in [daemon]", name);
 	}
 	if (strcmp(section, "defaults") == 0) {

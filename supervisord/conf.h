@@ -10,7 +10,8 @@
 /*
  * config.ini (read with inih):
  *
- *   [daemon]        max_pods, max_depth, max_children
+ *   [daemon]        max_pods, max_depth, max_children,
+ *                   git_timeout_s (each git run for worktrees)
  *   [defaults]      model = PROVIDER/MODEL | alias | bare model,
  *                   approval, approval_allow (repeatable),
  *                   approval_timeout, approval_ask,
@@ -102,6 +103,7 @@ struct config {
 	long max_pods;
 	long max_depth;
 	long max_children;
+	long git_timeout_s; /* worktree.c: bound on each git run */
 	char *default_model;
 	struct config_provider *providers;
 	size_t nproviders;

@@ -54,8 +54,9 @@ gitrun_find(void)
 		path = "/usr/local/bin:/usr/bin:/bin";
 	for (p = path; *p != '\0'; p = *e != '\0' ? e + 1 : e) {
 		e = strchrnul(p, ':');
-		cand = e > p ? xstrfmt("%.*s/git", (int)(e - p), p)
-			     : xstrdup("./git");
+		if (e == p || *p != '/')
+			continue; /* only absolute directories */
+		cand = xstrfmt("%.*s/git", (int)(e - p), p);
 		if (access(cand, X_OK) == 0)
 			return cand;
 		free(cand);

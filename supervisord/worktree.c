@@ -14,6 +14,7 @@
 #include "common/xmalloc.h"
 #include "proto/conn.h"
 #include "proto/msg.h"
+#include "supervisord/conf.h"
 #include "supervisord/daemon.h"
 #include "supervisord/gitrun.h"
 #include "supervisord/podops.h"
@@ -21,8 +22,6 @@
 #include "supervisord/summary.h"
 #include "supervisord/worktree.h"
 
-/* Bound on each git run (a checkout of a large tree included). */
-#define WORKTREE_GIT_TIMEOUT_S 60
 /* git status for inspect: short, the user is waiting. */
 #define WORKTREE_STATUS_TIMEOUT_S 10
 
@@ -165,12 +164,20 @@ worktree_op_new(struct daemon *d, enum wt_kind kind, struct conn *c,
 
 static void worktree_git_cb(const struct gitrun_result *res, void *arg);
 
+/*
+ * Run git for op's next step, bounded by [daemon] git_timeout_s (60 s
+ * by default; inspect's git status by less: the user is waiting).
+ */
 static void
 worktree_git(struct wt_op *op, enum wt_step step, const char *dir,
-	const char *const *args, int timeout_s)
+	const char *const *args)
 {
+	long t = op->d->config->git_timeout_s;
+
+	if (step == WT_STATUS && t > WORKTREE_STATUS_TIMEOUT_S)
+		t = WORKTREE_STATUS_TIMEOUT_S;
 	op->step = step;
-	gitrun_start(op->d, dir, args, timeout_s, worktree_git_cb, op);
+	gitrun_start(op->d, dir, args, (int)t, worktree_git_cb, op);
 }
 
 static void worktree_error(struct wt_op *op, enum proto_err code,
@@ -219,8 +226,7 @@ worktree_rollback(struct daemon *d, const struct pod_worktree *wt)
 	op->wt.branch = xstrdup(wt->branch);
 	op->wt.git_dir = xstrdup(wt->git_dir);
 	log_info("removing the worktree %s of a spawn that failed", wt->path);
-	worktree_git(
-		op, WT_RB_REMOVE, op->wt.git_dir, args, WORKTREE_GIT_TIMEOUT_S);
+	worktree_git(op, WT_RB_REMOVE, op->wt.git_dir, args);
 }
 
 /* A struct msg over op's request, for calling podops again. */
@@ -281,7 +287,7 @@ worktree_add(struct wt_op *op)
 		return;
 	}
 	free(s);
-	worktree_git(op, WT_ADD, op->wt.repo, args, WORKTREE_GIT_TIMEOUT_S);
+	worktree_git(op, WT_ADD, op->wt.repo, args);
 }
 
 static void
@@ -319,8 +325,7 @@ worktree_spawn_step(struct wt_op *op, const struct gitrun_result *res)
 		s = xstrfmt("%s^{commit}",
 			op->base_req != NULL ? op->base_req : "HEAD");
 		args[3] = s;
-		worktree_git(
-			op, WT_BASE, op->wt.repo, args, WORKTREE_GIT_TIMEOUT_S);
+		worktree_git(op, WT_BASE, op->wt.repo, args);
 		free(s);
 		return;
 	}
@@ -349,8 +354,7 @@ worktree_spawn_step(struct wt_op *op, const struct gitrun_result *res)
 		op->wt.base = xstrdup(worktree_line(res->out));
 		s = xstrfmt("refs/heads/%s", op->wt.branch);
 		args[3] = s;
-		worktree_git(op, WT_BRANCH, op->wt.repo, args,
-			WORKTREE_GIT_TIMEOUT_S);
+		worktree_git(op, WT_BRANCH, op->wt.repo, args);
 		free(s);
 		return;
 	}
@@ -374,8 +378,7 @@ worktree_spawn_step(struct wt_op *op, const struct gitrun_result *res)
 		}
 		/* Only HEAD by default can surprise: a --base is chosen. */
 		if (op->base_req == NULL && op->viewer == NULL)
-			worktree_git(op, WT_DIRTY, op->wt.repo, args,
-				WORKTREE_GIT_TIMEOUT_S);
+			worktree_git(op, WT_DIRTY, op->wt.repo, args);
 		else
 			worktree_add(op);
 		return;
@@ -400,6 +403,9 @@ worktree_spawn_step(struct wt_op *op, const struct gitrun_result *res)
 		worktree_add(op);
 		return;
 	case WT_ADD:
+		/* Killed half-way: take back what it made (git did not). */
+		if (!ok && (res->timed_out || res->sig != 0))
+			worktree_rollback(op->d, &op->wt);
 		if (!ok) {
 			worktree_error(op, PERR_INVALID_REQUEST, "worktree",
 				"git worktree add failed in %s: %s",
@@ -446,8 +452,7 @@ worktree_git_cb(const struct gitrun_result *res, void *arg)
 			const char *args[] = { "branch", "-D", op->wt.branch,
 				NULL };
 
-			worktree_git(op, WT_RB_BRANCH, op->wt.git_dir, args,
-				WORKTREE_GIT_TIMEOUT_S);
+			worktree_git(op, WT_RB_BRANCH, op->wt.git_dir, args);
 			return;
 		}
 		worktree_op_free(op);
@@ -536,8 +541,7 @@ worktree_spawn_params(struct daemon *d, struct pod *viewer, struct conn *c,
 		const char *args[] = { "rev-parse", "--path-format=absolute",
 			"--show-toplevel", "--git-common-dir", NULL };
 
-		worktree_git(op, WT_TOPLEVEL, op->from, args,
-			WORKTREE_GIT_TIMEOUT_S);
+		worktree_git(op, WT_TOPLEVEL, op->from, args);
 	}
 	return 1;
 }
@@ -709,8 +713,7 @@ worktree_inspect(struct daemon *d, struct conn *c, struct msg *m, struct pod *p)
 		return 0;
 	op = worktree_op_new(d, WT_INSPECT, c, m, p->name);
 	op->wt.path = xstrdup(p->wt->path);
-	worktree_git(
-		op, WT_STATUS, p->wt->path, args, WORKTREE_STATUS_TIMEOUT_S);
+	worktree_git(op, WT_STATUS, p->wt->path, args);
 	return 1;
 }
 
@@ -779,8 +782,7 @@ worktree_forget(struct daemon *d, struct conn *c, struct msg *m, struct pod *p)
 		/* Removed by hand: let git drop its record of it. */
 		const char *args[] = { "worktree", "prune", NULL };
 
-		worktree_git(op, WT_REMOVE, op->wt.git_dir, args,
-			WORKTREE_GIT_TIMEOUT_S);
+		worktree_git(op, WT_REMOVE, op->wt.git_dir, args);
 	} else {
 		const char *args[] = { "worktree", "remove", op->wt.path, NULL,
 			NULL };
@@ -789,8 +791,7 @@ worktree_forget(struct daemon *d, struct conn *c, struct msg *m, struct pod *p)
 			args[2] = "--force";
 			args[3] = op->wt.path;
 		}
-		worktree_git(op, WT_REMOVE, op->wt.git_dir, args,
-			WORKTREE_GIT_TIMEOUT_S);
+		worktree_git(op, WT_REMOVE, op->wt.git_dir, args);
 	}
 	return 1;
 }
@@ -819,8 +820,7 @@ worktree_forget_step(struct wt_op *op, const struct gitrun_result *res)
 	if (op->step == WT_REMOVE && op->delete_branch) {
 		const char *args[] = { "branch", "-D", op->wt.branch, NULL };
 
-		worktree_git(op, WT_DELETE_BRANCH, op->wt.git_dir, args,
-			WORKTREE_GIT_TIMEOUT_S);
+		worktree_git(op, WT_DELETE_BRANCH, op->wt.git_dir, args);
 		return;
 	}
 	if (op->step == WT_DELETE_BRANCH && !ok) {

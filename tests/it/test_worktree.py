@@ -404,8 +404,43 @@ def test_daemon_serves_while_git_runs(env):
           "pod/slow", "no worktree")
 
 
+def test_git_time_limit(env):
+    """[daemon] git_timeout_s bounds each git run: a git worktree add
+    stuck in its hook is killed with its hook, the spawn fails saying so,
+    and what it had made is removed."""
+    if GIT is None:
+        print("skip: no git on this machine")
+        return
+    env.start_fakellm()
+    env.use_fakellm(extra="\n[daemon]\ngit_timeout_s = 2\n")
+    env.start_daemon()
+    repo = make_repo(env)
+    go = os.path.join(env.root, "never")
+    os.mkfifo(go)
+    marker = os.path.join(env.root, "hook-pid")
+    hook = os.path.join(repo, ".git", "hooks", "post-checkout")
+    with open(hook, "w") as f:
+        f.write("#!/bin/sh\necho $$ > '%s'\nread x < '%s'\n" % (marker, go))
+    os.chmod(hook, 0o755)
+    r = spawn_wt(env, "stuck", repo, code=1)
+    check("time limit" in r.stderr, r.stderr)
+    c = env.control()
+    deadline = time.monotonic() + 10
+    # (On a slow machine git may be killed before it reached the hook.)
+    pid = int(open(marker).read()) if os.path.exists(marker) else None
+    while pid is not None and os.path.exists("/proc/%d" % pid):
+        check(time.monotonic() < deadline, "the hook %d still runs" % pid)
+        c.request("ping")
+    os.unlink(hook)
+    wait_gone(env, os.path.join(env.state, "worktrees", "stuck"))
+    while git(repo, "branch", "--list", "pod/stuck") != "":
+        check(time.monotonic() < deadline, "pod/stuck is still there")
+        c.request("ping")
+    check(cli_json(env, "ls")["pods"] == [], "a pod is left")
+
+
 if __name__ == "__main__":
     run_tests([test_two_pods_diff_merge_forget, test_squash_and_restore,
                test_bad_input, test_child_worktree,
                test_failed_start_rolls_back,
-               test_daemon_serves_while_git_runs])
+               test_daemon_serves_while_git_runs, test_git_time_limit])
