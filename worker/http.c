@@ -45,6 +45,7 @@ struct http_req {
 	bool headers_done;
 	bool cancelled;
 	bool completing;
+	bool deferred; /* made inside curl: added once it returns */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -88,7 +89,8 @@ http_req_remove(struct http_req *req)
 
 	TAILQ_REMOVE(&http->reqs, req, entry);
 	http->nreqs--;
-	curlfn.multi_remove_handle(http->multi, req->easy);
+	if (!req->deferred)
+		curlfn.multi_remove_handle(http->multi, req->easy);
 	http_req_free(req);
 }
 
@@ -233,7 +235,40 @@ http_idle_reset(struct http_req *req)
 {
 	struct timeval tv = { req->idle_s, 0 };
 
-	evtimer_add(req->idle_ev, &tv);
+	if (req->idle_ev != NULL)
+		evtimer_add(req->idle_ev, &tv);
+}
+
+/* Hand curl the requests made while it was running. */
+static void
+http_add_deferred(struct http *http)
+{
+	struct http_req *req, *next;
+	CURLMcode mc;
+	char msg[96];
+
+	for (req = TAILQ_FIRST(&http->reqs); req != NULL; req = next) {
+		next = TAILQ_NEXT(req, entry);
+		if (!req->deferred || req->cancelled)
+			continue;
+		req->deferred = false;
+		mc = curlfn.multi_add_handle(http->multi, req->easy);
+		if (mc != CURLM_OK) {
+			snprintf(msg, sizeof(msg), "curl: %s",
+				curlfn.multi_strerror(mc));
+			req->deferred = true; /* never added: not removed */
+			TAILQ_REMOVE(&http->reqs, req, entry);
+			http->nreqs--;
+			if (req->cb.done != NULL) {
+				req->completing = true;
+				req->cb.done(
+					req->arg, CURLE_FAILED_INIT, 0, msg);
+			}
+			http_req_free(req);
+			/* The callback may have cancelled others. */
+			next = TAILQ_FIRST(&http->reqs);
+		}
+	}
 }
 
 static void
@@ -245,6 +280,7 @@ http_action(struct http *http, curl_socket_t fd, int flags)
 	curlfn.multi_socket_action(http->multi, fd, flags, &running);
 	http->in_curl--;
 	http_reap(http);
+	http_add_deferred(http);
 	http_check_done(http);
 }
 
@@ -268,6 +304,32 @@ http_header_number(const char *p, const char *end)
 	while (*e == ' ' || *e == '\t' || *e == '\r' || *e == '\n')
 		e++;
 	return *e == '\0' && v >= 0 ? v : -1;
+}
+
+/* "Name: value\r\n" to the header callback (lines over 8 KiB are cut). */
+static void
+http_header_line(struct http_req *req, const char *buf, const char *colon,
+	const char *end)
+{
+	char name[128], value[8192];
+	const char *v = colon + 1;
+	size_t n = (size_t)(colon - buf), k;
+
+	if (n == 0 || n >= sizeof(name))
+		return;
+	memcpy(name, buf, n);
+	name[n] = '\0';
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v &&
+		(end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' ||
+			end[-1] == '\t'))
+		end--;
+	k = (size_t)(end - v) < sizeof(value) ? (size_t)(end - v)
+					      : sizeof(value) - 1;
+	memcpy(value, v, k);
+	value[k] = '\0';
+	req->cb.header(req->arg, name, value);
 }
 
 static size_t
@@ -300,7 +362,11 @@ http_header_cb(char *buf, size_t size, size_t n, void *userdata)
 			req->retry_after = v;
 			req->retry_after_ms_seen = true;
 		}
-	} else if ((len == 2 && buf[0] == '\r') || (len == 1 && *buf == '\n')) {
+	} else if (req->cb.header != NULL && req->status >= 200 &&
+		(p = memchr(buf, ':', len)) != NULL) {
+		http_header_line(req, buf, p, buf + len);
+	}
+	if ((len == 2 && buf[0] == '\r') || (len == 1 && *buf == '\n')) {
 		if (req->status >= 200 && !req->headers_done) {
 			req->headers_done = true;
 			if (req->cb.headers != NULL)
@@ -409,6 +475,22 @@ http_post(struct http *http, const char *url, const char *const *headers,
 	const char *body, size_t body_len, const struct http_opts *opts,
 	const struct http_req_cb *cb, void *arg, char **reterr_msg)
 {
+	struct http_opts o = { 0 };
+
+	if (opts != NULL)
+		o = *opts;
+	o.method = NULL;
+	return http_request(
+		http, url, headers, body, body_len, &o, cb, arg, reterr_msg);
+}
+
+/* Start a request of opts->method (POST when NULL). */
+struct http_req *
+http_request(struct http *http, const char *url, const char *const *headers,
+	const char *body, size_t body_len, const struct http_opts *opts,
+	const struct http_req_cb *cb, void *arg, char **reterr_msg)
+{
+	const char *method = opts != NULL ? opts->method : NULL;
 	struct http_req *req;
 	struct curl_slist *l;
 	long connect_s = 30, idle_s = 300;
@@ -421,13 +503,18 @@ http_post(struct http *http, const char *url, const char *const *headers,
 		connect_s = opts->connect_timeout_s;
 	if (opts != NULL && opts->idle_timeout_s > 0)
 		idle_s = opts->idle_timeout_s;
+	if (opts != NULL && opts->idle_timeout_s < 0)
+		idle_s = 0;
 	req = xcalloc(1, sizeof(*req));
 	req->http = http;
 	req->cb = *cb;
 	req->arg = arg;
 	req->retry_after = -1;
-	req->body = xmemdup(body, body_len + 1);
-	req->body[body_len] = '\0';
+	if (body != NULL) {
+		req->body = xmalloc(body_len + 1);
+		memcpy(req->body, body, body_len);
+		req->body[body_len] = '\0';
+	}
 	req->easy = curlfn.easy_init();
 	if (req->easy == NULL) {
 		http_req_free(req);
@@ -448,17 +535,24 @@ http_post(struct http *http, const char *url, const char *const *headers,
 
 	curlfn.easy_setopt(req->easy, CURLOPT_URL, url);
 	curlfn.easy_setopt(req->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curlfn.easy_setopt(req->easy, CURLOPT_POST, 1L);
-	curlfn.easy_setopt(req->easy, CURLOPT_POSTFIELDS, req->body);
-	curlfn.easy_setopt(
-		req->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	if (method == NULL || strcmp(method, "POST") == 0) {
+		curlfn.easy_setopt(req->easy, CURLOPT_POST, 1L);
+		curlfn.easy_setopt(req->easy, CURLOPT_POSTFIELDS,
+			req->body != NULL ? req->body : "");
+		curlfn.easy_setopt(req->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+			(curl_off_t)(req->body != NULL ? body_len : 0));
+	} else if (strcmp(method, "GET") != 0) {
+		curlfn.easy_setopt(req->easy, CURLOPT_CUSTOMREQUEST, method);
+	}
 	curlfn.easy_setopt(req->easy, CURLOPT_HTTPHEADER, req->headers);
 	curlfn.easy_setopt(
 		req->easy, CURLOPT_USERAGENT, "podvisor/" PODVISOR_VERSION);
 	curlfn.easy_setopt(req->easy, CURLOPT_NOSIGNAL, 1L);
 	curlfn.easy_setopt(req->easy, CURLOPT_CONNECTTIMEOUT, connect_s);
-	curlfn.easy_setopt(req->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curlfn.easy_setopt(req->easy, CURLOPT_LOW_SPEED_TIME, idle_s);
+	if (idle_s > 0) {
+		curlfn.easy_setopt(req->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curlfn.easy_setopt(req->easy, CURLOPT_LOW_SPEED_TIME, idle_s);
+	}
 	curlfn.easy_setopt(req->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curlfn.easy_setopt(req->easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	curlfn.easy_setopt(req->easy, CURLOPT_WRITEFUNCTION, http_write_cb);
@@ -468,17 +562,26 @@ http_post(struct http *http, const char *url, const char *const *headers,
 	curlfn.easy_setopt(req->easy, CURLOPT_PRIVATE, (char *)req);
 	curlfn.easy_setopt(req->easy, CURLOPT_ERRORBUFFER, req->errbuf);
 
-	mc = curlfn.multi_add_handle(http->multi, req->easy);
-	if (mc != CURLM_OK) {
-		*reterr_msg = xstrfmt("curl: %s", curlfn.multi_strerror(mc));
-		http_req_free(req);
-		return NULL;
+	/* curl refuses new handles from inside its callbacks (a response
+	 * that makes the next request): those are added once it returns. */
+	if (http->in_curl > 0) {
+		req->deferred = true;
+	} else {
+		mc = curlfn.multi_add_handle(http->multi, req->easy);
+		if (mc != CURLM_OK) {
+			*reterr_msg =
+				xstrfmt("curl: %s", curlfn.multi_strerror(mc));
+			http_req_free(req);
+			return NULL;
+		}
 	}
 	TAILQ_INSERT_TAIL(&http->reqs, req, entry);
 	http->nreqs++;
 	req->idle_s = (int)idle_s;
-	req->idle_ev = evtimer_new(http->base, http_idle_cb, req);
-	http_idle_reset(req);
+	if (idle_s > 0) {
+		req->idle_ev = evtimer_new(http->base, http_idle_cb, req);
+		http_idle_reset(req);
+	}
 	return req;
 }
 

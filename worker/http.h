@@ -30,11 +30,16 @@ struct http_req_cb {
 	 * once unless cancelled; the request is freed after it returns.
 	 */
 	void (*done)(void *arg, int curl_code, int status, const char *error);
+	/* Each header line of the final response (name and value without
+	 * blanks around them, borrowed for the call).  Optional. */
+	void (*header)(void *arg, const char *name, const char *value);
 };
 
 struct http_opts {
 	int connect_timeout_s; /* 0: 30 s */
-	int idle_timeout_s; /* abort after this long below 1 byte/s; 0: 300 */
+	int idle_timeout_s; /* abort after this long below 1 byte/s; 0: 300,
+			       -1: never (a stream that may stay quiet) */
+	const char *method; /* NULL: POST (with the body); "GET", "DELETE" */
 };
 
 /* A new request engine on base (borrowed, must outlive it). */
@@ -52,6 +57,11 @@ size_t http_pending(struct http *http);
  * *reterr_msg when curl refuses the request at once.
  */
 struct http_req *http_post(struct http *http, const char *url,
+	const char *const *headers, const char *body, size_t body_len,
+	const struct http_opts *opts, const struct http_req_cb *cb, void *arg,
+	char **reterr_msg);
+/* The same with any method (opts->method; body NULL without one). */
+struct http_req *http_request(struct http *http, const char *url,
 	const char *const *headers, const char *body, size_t body_len,
 	const struct http_opts *opts, const struct http_req_cb *cb, void *arg,
 	char **reterr_msg);
