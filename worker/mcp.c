@@ -48,6 +48,7 @@ struct mcp_call {
 	int64_t rpc_id; /* 0: not sent yet */
 	struct event *timer; /* the call's timeout, or a deferred answer */
 	char *error; /* the deferred answer's error */
+	bool resent; /* sent again once after an expired session */
 	TAILQ_ENTRY(mcp_call) entry;
 };
 TAILQ_HEAD(mcp_calls, mcp_call);
@@ -57,6 +58,8 @@ struct mcp_server {
 	struct mcp_server_config cfg;
 	enum mcp_state state;
 	struct mcp_stdio *stdio;
+	struct mcp_http *http;
+	unsigned gen; /* bumped when the transport closes */
 	char *version; /* negotiated */
 	int64_t next_id;
 	int64_t init_id; /* initialize in flight */
@@ -77,12 +80,15 @@ struct mcp {
 	struct mcp_server *servers;
 	size_t n;
 	struct mcp_toollist *retired;
+	struct mcp_http_pool *pool; /* the HTTP servers' libcurl engine */
+	bool stopped;
 	mcp_ready_cb wait_cb;
 	void *wait_arg;
 	struct event *wait_ev;
 };
 
 static void mcp_server_begin(struct mcp_server *s);
+static struct mcp_call *mcp_call_by_rpc(struct mcp_server *s, int64_t id);
 static void mcp_call_send(struct mcp_call *c);
 
 /* Is name a usable server name? */
@@ -129,10 +135,17 @@ mcp_server_config_clear(struct mcp_server_config *c)
 		return;
 	free(c->name);
 	free(c->command);
+	free(c->url);
 	mcp_strv_free(c->args, false);
 	mcp_strv_free(c->env, true);
+	mcp_strv_free(c->headers, true);
 	memset(c, 0, sizeof(*c));
 }
+
+static void mcp_config_timeouts(
+	struct json_object *o, struct mcp_server_config *c);
+static int mcp_config_http(
+	struct json_object *o, struct mcp_server_config *c, char **reterr_msg);
 
 static int
 mcp_config_one(
@@ -149,11 +162,24 @@ mcp_config_one(
 		return -EINVAL;
 	}
 	c->name = xstrdup(json_object_get_string(v));
+	if (json_object_object_get_ex(o, "url", &v) &&
+		json_object_is_type(v, json_type_string)) {
+		if (strncmp(json_object_get_string(v), "http://", 7) != 0 &&
+			strncmp(json_object_get_string(v), "https://", 8) !=
+				0) {
+			*reterr_msg = xstrfmt("MCP server %s: \"url\" must be "
+					      "http:// or https://",
+				c->name);
+			return -EINVAL;
+		}
+		c->url = xstrdup(json_object_get_string(v));
+		return mcp_config_http(o, c, reterr_msg);
+	}
 	if (!json_object_object_get_ex(o, "command", &v) ||
 		!json_object_is_type(v, json_type_string) ||
 		json_object_get_string_len(v) == 0) {
-		*reterr_msg = xstrfmt("MCP server %s has no \"command\" (only "
-				      "the stdio transport is supported)",
+		*reterr_msg = xstrfmt("MCP server %s has neither \"command\" "
+				      "nor \"url\"",
 			c->name);
 		return -EINVAL;
 	}
@@ -194,6 +220,15 @@ mcp_config_one(
 							&it)));
 		}
 	}
+	mcp_config_timeouts(o, c);
+	return 0;
+}
+
+static void
+mcp_config_timeouts(struct json_object *o, struct mcp_server_config *c)
+{
+	struct json_object *v;
+
 	c->timeout_s = MCP_DEFAULT_TIMEOUT_S;
 	if (json_object_object_get_ex(o, "timeout_s", &v) &&
 		json_object_get_int(v) > 0)
@@ -202,6 +237,43 @@ mcp_config_one(
 	if (json_object_object_get_ex(o, "init_timeout_s", &v) &&
 		json_object_get_int(v) > 0)
 		c->init_timeout_s = json_object_get_int(v);
+}
+
+/* The rest of an HTTP server: headers {Name: value} (secrets). */
+static int
+mcp_config_http(
+	struct json_object *o, struct mcp_server_config *c, char **reterr_msg)
+{
+	struct json_object *a;
+	size_t i = 0, n;
+
+	n = json_object_object_get_ex(o, "headers", &a) &&
+			json_object_is_type(a, json_type_object)
+		? (size_t)json_object_object_length(a)
+		: 0;
+	c->headers = xcalloc(n + 1, sizeof(*c->headers));
+	if (n > 0) {
+		struct json_object_iterator it = json_object_iter_begin(a);
+		struct json_object_iterator end = json_object_iter_end(a);
+		const char *key, *val;
+
+		for (; !json_object_iter_equal(&it, &end);
+			json_object_iter_next(&it)) {
+			key = json_object_iter_peek_name(&it);
+			val = json_object_get_string(
+				json_object_iter_peek_value(&it));
+			if (key[0] == '\0' || strpbrk(key, ": \t\r\n") ||
+				strpbrk(val, "\r\n")) {
+				*reterr_msg = xstrfmt("MCP server %s: a bad "
+						      "header name or value",
+					c->name);
+				return -EINVAL;
+			}
+			if (i < n)
+				c->headers[i++] = xstrfmt("%s: %s", key, val);
+		}
+	}
+	mcp_config_timeouts(o, c);
 	return 0;
 }
 
@@ -301,6 +373,29 @@ mcp_server_base(const struct mcp_server *s)
 	return s->m->host.base;
 }
 
+const char *
+mcp_server_version(const struct mcp_server *s)
+{
+	return s->version;
+}
+
+/* Is a transport open? */
+static bool
+mcp_connected(const struct mcp_server *s)
+{
+	return s->stdio != NULL || s->http != NULL;
+}
+
+static void
+mcp_close_transport(struct mcp_server *s)
+{
+	mcp_stdio_close(s->stdio);
+	s->stdio = NULL;
+	mcp_http_close(s->http);
+	s->http = NULL;
+	s->gen++;
+}
+
 static void mcp_alert(struct mcp *m, const char *level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -327,14 +422,21 @@ mcp_alert(struct mcp *m, const char *level, const char *fmt, ...)
 static void
 mcp_send(struct mcp_server *s, struct json_object *o)
 {
+	struct json_object *id, *method;
 	size_t len;
 	const char *text;
+	int64_t rid = 0;
 
 	json_object_object_add(o, "jsonrpc", json_object_new_string("2.0"));
+	if (json_object_object_get_ex(o, "method", &method) &&
+		json_object_object_get_ex(o, "id", &id))
+		rid = json_object_get_int64(id);
 	text = json_object_to_json_string_length(o,
 		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	if (s->stdio != NULL)
 		mcp_stdio_send(s->stdio, text, len);
+	else if (s->http != NULL)
+		mcp_http_send(s->http, text, len, rid);
 	json_object_put(o);
 }
 
@@ -437,10 +539,10 @@ mcp_call_fail(struct mcp_call *c, const char *fmt, ...)
 	mcp_call_finish(c, &res);
 }
 
-/* Fail every call of s (the server is gone); new calls may come in
- * from the callbacks and stay queued. */
+/* Fail every call of s but keep (the server is gone); new calls may
+ * come in from the callbacks and stay queued. */
 static void
-mcp_fail_calls(struct mcp_server *s, const char *cause)
+mcp_fail_calls(struct mcp_server *s, const char *cause, struct mcp_call *keep)
 {
 	struct mcp_calls old;
 	struct mcp_call *c;
@@ -450,19 +552,54 @@ mcp_fail_calls(struct mcp_server *s, const char *cause)
 	while ((c = TAILQ_FIRST(&old)) != NULL) {
 		TAILQ_REMOVE(&old, c, entry);
 		TAILQ_INSERT_TAIL(&s->calls, c, entry);
-		mcp_call_fail(c, "%s", cause);
+		if (c != keep)
+			mcp_call_fail(c, "%s", cause);
 	}
 }
+
+static void mcp_server_down(struct mcp_server *s, const char *cause,
+	struct mcp_call *keep, bool now);
 
 /* The transport failed: fail the calls, close, back off. */
 void
 mcp_server_lost(struct mcp_server *s, const char *cause)
 {
+	mcp_server_down(s, cause, NULL, false);
+}
+
+/*
+ * The HTTP server does not know the session any more (404): a new one
+ * is made at once (the first time since the server was ready; later
+ * ones back off), and the request that met the 404, which the server
+ * did not run, is sent again once on it.
+ */
+void
+mcp_server_session_expired(struct mcp_server *s, int64_t id, const char *cause)
+{
+	struct mcp_call *c = id != 0 ? mcp_call_by_rpc(s, id) : NULL;
+
+	if (c != NULL && !c->resent) {
+		c->resent = true;
+		c->rpc_id = 0;
+	} else {
+		c = NULL;
+	}
+	mcp_server_down(s, cause, c, s->fails == 0);
+}
+
+static void
+mcp_server_down(struct mcp_server *s, const char *cause, struct mcp_call *keep,
+	bool now)
+{
 	int delay;
 
-	mcp_stdio_close(s->stdio);
-	s->stdio = NULL;
+	mcp_close_transport(s);
 	s->init_id = s->list_id = 0;
+	if (s->m->stopped) {
+		s->state = MCP_STOPPED;
+		mcp_fail_calls(s, cause, NULL);
+		return;
+	}
 	mcp_toollist_retire(s->m, s->listing);
 	s->listing = NULL;
 	free(s->last_error);
@@ -471,13 +608,15 @@ mcp_server_lost(struct mcp_server *s, const char *cause)
 	delay = 1 << (s->fails - 1 < 5 ? s->fails - 1 : 5);
 	if (delay > MCP_BACKOFF_MAX_S)
 		delay = MCP_BACKOFF_MAX_S;
+	if (now)
+		delay = 0;
 	s->state = MCP_BACKOFF;
 	log_warn("MCP server %s: %s; restarting in %d s", s->cfg.name, cause,
 		delay);
 	mcp_alert(s->m, "warn", "MCP server %s: %s; restarting in %d s",
 		s->cfg.name, cause, delay);
 	mcp_timer(s, delay);
-	mcp_fail_calls(s, cause);
+	mcp_fail_calls(s, cause, keep);
 	if (!s->first_done) {
 		s->first_done = true;
 		mcp_check_first(s->m);
@@ -512,14 +651,24 @@ mcp_server_begin(struct mcp_server *s)
 	s->state = MCP_STARTING;
 	free(s->version);
 	s->version = NULL;
-	s->stdio = mcp_stdio_open(s, &err);
-	if (s->stdio == NULL) {
+	if (s->cfg.url != NULL) {
+		if (s->m->pool == NULL)
+			s->m->pool = mcp_http_pool_new(s->m->host.base);
+		s->http = mcp_http_open(s, s->m->pool, &err);
+	} else {
+		s->stdio = mcp_stdio_open(s, &err);
+	}
+	if (!mcp_connected(s)) {
 		mcp_server_lost(s, err ? err : "cannot start");
 		free(err);
 		return;
 	}
-	log_info("MCP server %s: started (pid %d)", s->cfg.name,
-		mcp_stdio_pid(s->stdio));
+	if (s->stdio != NULL)
+		log_info("MCP server %s: started (pid %d)", s->cfg.name,
+			mcp_stdio_pid(s->stdio));
+	else
+		log_info("MCP server %s: connecting (Streamable HTTP)",
+			s->cfg.name);
 	p = json_object_new_object();
 	json_object_object_add(p, "protocolVersion",
 		json_object_new_string(MCP_PROTOCOL_LATEST));
@@ -639,8 +788,10 @@ mcp_became_ready(struct mcp_server *s)
 	evtimer_del(s->timer);
 	s->state = MCP_READY;
 	s->fails = 0;
-	log_info("MCP server %s: ready (protocol %s, %zu tools)", s->cfg.name,
-		s->version, s->tools ? s->tools->n : 0);
+	log_info("MCP server %s: ready (protocol %s, %zu tools%s)", s->cfg.name,
+		s->version, s->tools ? s->tools->n : 0,
+		mcp_http_session(s->http) != NULL ? ", with a session" : "");
+	mcp_http_ready(s->http);
 	if (!s->first_done) {
 		s->first_done = true;
 		mcp_check_first(s->m);
@@ -780,6 +931,24 @@ mcp_on_response(struct mcp_server *s, int64_t id, struct json_object *result,
 	mcp_call_finish(c, &res);
 }
 
+/* The transport says request id ended unanswered. */
+void
+mcp_server_request_ended(struct mcp_server *s, int64_t id, const char *cause)
+{
+	struct mcp_call *c;
+
+	if (id == 0)
+		return;
+	if ((id == s->init_id && s->init_id != 0) ||
+		(id == s->list_id && s->list_id != 0)) {
+		mcp_server_lost(s, cause);
+		return;
+	}
+	c = mcp_call_by_rpc(s, id);
+	if (c != NULL)
+		mcp_call_fail(c, "%s", cause);
+}
+
 static void
 mcp_on_request(struct mcp_server *s, struct json_object *id, const char *method)
 {
@@ -892,7 +1061,7 @@ mcp_dispatch(struct mcp_server *s, struct json_object *o)
 int
 mcp_server_recv(struct mcp_server *s, const char *data, size_t len)
 {
-	struct mcp_stdio *cur = s->stdio;
+	unsigned cur = s->gen;
 	struct json_tokener *tok;
 	struct json_object *o;
 	char *cause;
@@ -906,15 +1075,15 @@ mcp_server_recv(struct mcp_server *s, const char *data, size_t len)
 	json_tokener_free(tok);
 	if (r == 0 && json_object_is_type(o, json_type_array)) {
 		n = json_object_array_length(o);
-		for (i = 0; r == 0 && i < n && s->stdio == cur; i++)
+		for (i = 0; r == 0 && i < n && s->gen == cur; i++)
 			r = mcp_dispatch(s, json_object_array_get_idx(o, i));
 	} else if (r == 0) {
 		r = mcp_dispatch(s, o);
 	}
 	json_object_put(o);
-	if (r == 0 && s->stdio != cur)
+	if (r == 0 && s->gen != cur)
 		return -EPIPE; /* lost while handling it: the transport is gone */
-	if (r < 0 && s->stdio != cur)
+	if (r < 0 && s->gen != cur)
 		return r;
 	if (r < 0) {
 		cause = xstrfmt("sent something that is not JSON-RPC: "
@@ -983,7 +1152,7 @@ mcp_free(struct mcp *m)
 			c->s = NULL;
 			mcp_call_cancel(c);
 		}
-		mcp_stdio_close(s->stdio);
+		mcp_close_transport(s);
 		if (s->timer != NULL)
 			event_free(s->timer);
 		mcp_toollist_free(s->tools);
@@ -998,8 +1167,34 @@ mcp_free(struct mcp *m)
 	}
 	if (m->wait_ev != NULL)
 		event_free(m->wait_ev);
+	mcp_http_pool_free(m->pool);
 	free(m->servers);
 	free(m);
+}
+
+/* Stop every server for good (the worker is shutting down). */
+void
+mcp_stop(struct mcp *m)
+{
+	size_t i;
+
+	if (m == NULL || m->stopped)
+		return;
+	m->stopped = true;
+	for (i = 0; i < m->n; i++) {
+		struct mcp_server *s = &m->servers[i];
+
+		evtimer_del(s->timer);
+		if (mcp_connected(s) || s->state != MCP_STOPPED)
+			mcp_server_lost(s, "the pod is shutting down");
+	}
+}
+
+/* No HTTP request (a DELETE) in flight any more. */
+bool
+mcp_flushed(const struct mcp *m)
+{
+	return m == NULL || mcp_http_pool_pending(m->pool) == 0;
 }
 
 size_t
@@ -1235,7 +1430,7 @@ mcp_call_cancel(struct mcp_call *c)
 	if (c->cb != NULL) {
 		/* Cancelled by the caller while in flight. */
 		TAILQ_REMOVE(&c->s->calls, c, entry);
-		if (c->rpc_id != 0 && c->s->stdio != NULL) {
+		if (c->rpc_id != 0 && mcp_connected(c->s)) {
 			p = json_object_new_object();
 			json_object_object_add(p, "requestId",
 				json_object_new_int64(c->rpc_id));

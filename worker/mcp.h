@@ -14,7 +14,8 @@ struct llm_tool_def;
 /*
  * The client side of the Model Context Protocol (2025-06-18, down to
  * 2025-03-26): JSON-RPC 2.0 over a transport (mcp_stdio.c: a child on
- * pipes, confined like bash by worker/confine.c).  Per server:
+ * pipes, confined like bash by worker/confine.c; mcp_http.c: Streamable
+ * HTTP through libcurl).  Per server:
  * initialize / initialized, tools/list with pagination, tools/call with
  * progress, timeout and cancellation, notifications/tools/list_changed,
  * ping answered, restart with backoff after a failure.  A server's fault
@@ -42,13 +43,16 @@ struct mcp_server_config {
 	char *command; /* stdio: program (PATH searched) */
 	char **args; /* NULL-terminated, without the program */
 	char **env; /* "NAME=value", NULL-terminated; secrets */
+	char *url; /* Streamable HTTP: the endpoint (instead of command) */
+	char **headers; /* "Name: value", NULL-terminated; secrets */
 	int timeout_s; /* per call */
 	int init_timeout_s; /* initialize and tools/list */
 };
 
 /*
  * Parse the start config's "mcp" array of {name, command, args:[…],
- * env:{NAME:value}, timeout_s?, init_timeout_s?} (NULL: none).  Returns
+ * env:{NAME:value}, timeout_s?, init_timeout_s?} or {name, url,
+ * headers:{Name:value}, …} (NULL: none).  Returns
  * 0 with the configs (caller frees each with mcp_server_config_clear,
  * then the array), or -EINVAL with a sentence naming the entry.
  */
@@ -83,6 +87,10 @@ struct mcp *mcp_new(const struct mcp_host *host,
 void mcp_start(struct mcp *m);
 /* Kill every server; no callbacks afterwards.  NULL-safe. */
 void mcp_free(struct mcp *m);
+/* Shutting down: stop every server for good (HTTP sessions are
+ * DELETEd); mcp_flushed() tells when those requests are done. */
+void mcp_stop(struct mcp *m);
+bool mcp_flushed(const struct mcp *m);
 
 size_t mcp_nservers(const struct mcp *m);
 const char *mcp_server_name(const struct mcp *m, size_t i);

@@ -10,11 +10,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "worker/mcp.h"
 
 struct json_object;
 struct mcp_server;
+struct mcp_http;
+struct mcp_http_pool;
 struct mcp_stdio;
 struct tool_result;
 
@@ -24,6 +27,8 @@ struct mcp_server *mcp_server_at(struct mcp *m, size_t i);
 const struct mcp_server_config *mcp_server_config(const struct mcp_server *s);
 struct tool_env *mcp_server_tenv(const struct mcp_server *s);
 struct event_base *mcp_server_base(const struct mcp_server *s);
+/* The negotiated protocol version, NULL before initialize's answer. */
+const char *mcp_server_version(const struct mcp_server *s);
 
 /*
  * The transport delivers each JSON-RPC message text (borrowed, len
@@ -40,6 +45,18 @@ int mcp_server_recv(struct mcp_server *s, const char *data, size_t len);
  */
 void mcp_server_lost(struct mcp_server *s, const char *cause);
 
+/*
+ * The request id ended without its answer (HTTP: the POST failed or
+ * its stream closed): the call fails with cause, initialize or
+ * tools/list lose the server.  Nothing when it was answered.
+ */
+void mcp_server_request_ended(
+	struct mcp_server *s, int64_t id, const char *cause);
+
+/* HTTP 404 on the session (the request id met it, 0: none). */
+void mcp_server_session_expired(
+	struct mcp_server *s, int64_t id, const char *cause);
+
 /* Start the program confined; NULL with a sentence. */
 struct mcp_stdio *mcp_stdio_open(struct mcp_server *s, char **reterr_msg);
 /* Queue one message (a newline is added). */
@@ -48,6 +65,25 @@ void mcp_stdio_send(struct mcp_stdio *t, const char *json, size_t len);
  * it takes longer, by the worker's orphan reaper.  NULL-safe. */
 void mcp_stdio_close(struct mcp_stdio *t);
 int mcp_stdio_pid(const struct mcp_stdio *t);
+
+/*
+ * The Streamable HTTP transport (mcp_http.c).  The pool is the client's
+ * libcurl engine, shared by its HTTP servers; freeing it aborts what is
+ * still in flight (the DELETEs of closed sessions).
+ */
+struct mcp_http_pool *mcp_http_pool_new(struct event_base *base);
+void mcp_http_pool_free(struct mcp_http_pool *p);
+size_t mcp_http_pool_pending(const struct mcp_http_pool *p);
+struct mcp_http *mcp_http_open(
+	struct mcp_server *s, struct mcp_http_pool *pool, char **reterr_msg);
+/* POST one message; id: the request's (0: notification, answer). */
+void mcp_http_send(
+	struct mcp_http *t, const char *json, size_t len, int64_t id);
+/* initialize is done: open the GET stream if the server has one. */
+void mcp_http_ready(struct mcp_http *t);
+const char *mcp_http_session(const struct mcp_http *t);
+/* Drop the requests, DELETE the session.  NULL-safe. */
+void mcp_http_close(struct mcp_http *t);
 
 /* A tools/call result (borrowed) as the model's tool result. */
 void mcp_result_convert(const char *server, const char *tool,

@@ -571,7 +571,8 @@ worker_exit_poll_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (w->exit_deadline == 0)
 		w->exit_deadline = clock_mono_ms() + WORKER_EXIT_GRACE_MS;
-	if ((podsock_nclients(w->podsock) == 0 && link_flushed(w->link)) ||
+	if ((podsock_nclients(w->podsock) == 0 && link_flushed(w->link) &&
+		    mcp_flushed(w->mcp)) ||
 		clock_mono_ms() >= w->exit_deadline) {
 		event_base_loopexit(w->base, NULL);
 		return;
@@ -605,6 +606,8 @@ worker_shutdown(struct worker *w)
 	if (w->turn != NULL)
 		turn_shutdown(w->turn);
 	w->exiting = true;
+	/* HTTP servers get their sessions DELETEd before the exit. */
+	mcp_stop(w->mcp);
 	worker_broadcast(w, "shutdown", NULL);
 	worker_exit(w, 0);
 }
