@@ -298,7 +298,7 @@ acp_m_initialize(struct acp *a, struct json_object *id, struct json_object *p)
 		prompt, "embeddedContext", json_object_new_boolean(1));
 	json_object_object_add(caps, "promptCapabilities", prompt);
 	mcp = json_object_new_object();
-	json_object_object_add(mcp, "http", json_object_new_boolean(0));
+	json_object_object_add(mcp, "http", json_object_new_boolean(1));
 	json_object_object_add(mcp, "sse", json_object_new_boolean(0));
 	json_object_object_add(caps, "mcpCapabilities", mcp);
 	json_object_object_add(res, "agentCapabilities", caps);

@@ -95,6 +95,9 @@ struct config_mcp {
 	size_t nargs;
 	struct config_mcp_var *env;
 	size_t nenv;
+	char *url; /* Streamable HTTP (instead of command) */
+	struct config_mcp_var *headers; /* header.NAME, header_env.NAME */
+	size_t nheaders;
 	long timeout_s; /* 0 = the worker's default */
 	long init_timeout_s;
 };

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/xmalloc.h"
 #include "supervisord/conf.h"
@@ -53,27 +54,52 @@ conf_mcp_arg(struct config_mcp *m, const char *a, size_t len)
 }
 
 static int
-conf_mcp_var(struct config_mcp *m, const char *var, const char *value,
-	bool from_env, char **reterr_msg)
+conf_mcp_var_add(struct config_mcp_var **v, size_t *n, const char *var,
+	const char *value, bool from_env, bool header, char **reterr_msg)
 {
 	size_t i;
 
-	if (var[0] == '\0' || strchr(var, '=') != NULL) {
-		*reterr_msg = xstrdup("a variable name must be non-empty and "
-				      "without '='");
+	if (var[0] == '\0' || strchr(var, '=') != NULL ||
+		(header && strpbrk(var, ": \t\r\n") != NULL)) {
+		*reterr_msg =
+			xstrdup(header ? "a header name must be non-empty "
+					 "and without ':' or blanks"
+				       : "a variable name must be "
+					 "non-empty and without '='");
 		return -EINVAL;
 	}
-	for (i = 0; i < m->nenv; i++)
-		if (strcmp(m->env[i].name, var) == 0) {
+	if (header && strpbrk(value, "\r\n") != NULL) {
+		*reterr_msg = xstrdup("a header value must be one line");
+		return -EINVAL;
+	}
+	for (i = 0; i < *n; i++)
+		if ((header ? strcasecmp((*v)[i].name, var)
+			    : strcmp((*v)[i].name, var)) == 0) {
 			*reterr_msg = xstrfmt("%s is set twice", var);
 			return -EINVAL;
 		}
-	m->env = xreallocarray(m->env, m->nenv + 1, sizeof(*m->env));
-	m->env[m->nenv].name = xstrdup(var);
-	m->env[m->nenv].value = xstrdup(value);
-	m->env[m->nenv].from_env = from_env;
-	m->nenv++;
+	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	(*v)[*n].name = xstrdup(var);
+	(*v)[*n].value = xstrdup(value);
+	(*v)[*n].from_env = from_env;
+	(*n)++;
 	return 1;
+}
+
+static int
+conf_mcp_var(struct config_mcp *m, const char *var, const char *value,
+	bool from_env, char **reterr_msg)
+{
+	return conf_mcp_var_add(
+		&m->env, &m->nenv, var, value, from_env, false, reterr_msg);
+}
+
+static int
+conf_mcp_header(struct config_mcp *m, const char *var, const char *value,
+	bool from_env, char **reterr_msg)
+{
+	return conf_mcp_var_add(&m->headers, &m->nheaders, var, value, from_env,
+		true, reterr_msg);
 }
 
 static int
@@ -137,12 +163,21 @@ conf_mcp_key(struct config *c, const char *server, const char *name,
 		return conf_mcp_long(value, &m->timeout_s, reterr_msg);
 	if (strcmp(name, "init_timeout_s") == 0)
 		return conf_mcp_long(value, &m->init_timeout_s, reterr_msg);
-	if (strcmp(name, "url") == 0 || strncmp(name, "header", 6) == 0) {
-		*reterr_msg = xstrfmt("%s: the Streamable HTTP transport is "
-				      "not supported yet; use command",
-			name);
-		return -EINVAL;
+	if (strcmp(name, "url") == 0) {
+		if (strncmp(value, "http://", 7) != 0 &&
+			strncmp(value, "https://", 8) != 0) {
+			*reterr_msg =
+				xstrdup("url must be http:// or https://");
+			return -EINVAL;
+		}
+		free(m->url);
+		m->url = xstrdup(value);
+		return 1;
 	}
+	if (strncmp(name, "header.", 7) == 0)
+		return conf_mcp_header(m, name + 7, value, false, reterr_msg);
+	if (strncmp(name, "header_env.", 11) == 0)
+		return conf_mcp_header(m, name + 11, value, true, reterr_msg);
 	return 0;
 }
 
@@ -181,12 +216,34 @@ conf_mcp_validate(const struct config *c, char **reterr_msg)
 {
 	size_t i, j;
 
-	for (i = 0; i < c->nmcp; i++)
-		if (c->mcp[i].command == NULL) {
-			*reterr_msg = xstrfmt(
-				"[mcp.%s] has no command", c->mcp[i].name);
+	for (i = 0; i < c->nmcp; i++) {
+		const struct config_mcp *m = &c->mcp[i];
+
+		if (m->command == NULL && m->url == NULL) {
+			*reterr_msg = xstrfmt("[mcp.%s] has neither command "
+					      "nor url",
+				m->name);
 			return -EINVAL;
 		}
+		if (m->command != NULL && m->url != NULL) {
+			*reterr_msg = xstrfmt("[mcp.%s] has both command and "
+					      "url: one transport per server",
+				m->name);
+			return -EINVAL;
+		}
+		if (m->url != NULL && (m->nargs > 0 || m->nenv > 0)) {
+			*reterr_msg = xstrfmt("[mcp.%s]: args and env are for "
+					      "a command, not a url",
+				m->name);
+			return -EINVAL;
+		}
+		if (m->command != NULL && m->nheaders > 0) {
+			*reterr_msg = xstrfmt("[mcp.%s]: headers are for a "
+					      "url, not a command",
+				m->name);
+			return -EINVAL;
+		}
+	}
 	for (i = 0; i < c->ndefault_mcp; i++) {
 		for (j = 0; j < c->nmcp; j++)
 			if (strcmp(c->mcp[j].name, c->default_mcp[i]) == 0)
@@ -222,6 +279,14 @@ conf_mcp_clear(struct config *c)
 			free(m->env[j].value);
 		}
 		free(m->env);
+		free(m->url);
+		for (j = 0; j < m->nheaders; j++) {
+			free(m->headers[j].name);
+			explicit_bzero(m->headers[j].value,
+				strlen(m->headers[j].value));
+			free(m->headers[j].value);
+		}
+		free(m->headers);
 	}
 	free(c->mcp);
 	for (i = 0; i < c->ndefault_mcp; i++)

@@ -16,6 +16,10 @@ struct config;
  *               env_env.VAR = HOSTVAR  …taken from podvisord's own
  *                                      environment when a pod starts
  *                                      (secrets: never in state/logs)
+ *               url = http(s)://…      Streamable HTTP instead of command
+ *               header.NAME = value    a request header (url servers)
+ *               header_env.NAME = VAR  …its value from podvisord's
+ *                                      environment (secrets)
  *               timeout_s = N          per tool call (default 60)
  *               init_timeout_s = N     initialize + tools/list (20)
  */

@@ -60,6 +60,57 @@ podmcp_inline_find(struct json_object *inl, const char *name)
 	return NULL;
 }
 
+/* An inline {type:"http", name, url, headers:[{name,value}]} as the
+ * worker's {name, url, headers:{}}; NULL with a sentence. */
+static struct json_object *
+podmcp_inline_http(struct json_object *e, const char *name, char **reterr_msg)
+{
+	struct json_object *o, *v, *h, *a, *x, *y;
+	const char *url;
+	size_t i, n;
+
+	if (!json_object_object_get_ex(e, "url", &v) ||
+		!json_object_is_type(v, json_type_string) ||
+		(strncmp((url = json_object_get_string(v)), "http://", 7) !=
+				0 &&
+			strncmp(url, "https://", 8) != 0)) {
+		*reterr_msg = xstrfmt("MCP server %s needs a \"url\" that is "
+				      "http:// or https://",
+			name);
+		return NULL;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "url", json_object_get(v));
+	h = json_object_new_object();
+	n = json_object_object_get_ex(e, "headers", &v) &&
+			json_object_is_type(v, json_type_array)
+		? json_object_array_length(v)
+		: 0;
+	for (i = 0; i < n; i++) {
+		a = json_object_array_get_idx(v, i);
+		if (!json_object_object_get_ex(a, "name", &x) ||
+			!json_object_object_get_ex(a, "value", &y) ||
+			!json_object_is_type(x, json_type_string) ||
+			!json_object_is_type(y, json_type_string) ||
+			json_object_get_string_len(x) == 0 ||
+			strpbrk(json_object_get_string(x), ": \t\r\n") ||
+			strpbrk(json_object_get_string(y), "\r\n")) {
+			*reterr_msg = xstrfmt("MCP server %s: \"headers\" are "
+					      "{name, value} strings, one line "
+					      "each",
+				name);
+			json_object_put(h);
+			json_object_put(o);
+			return NULL;
+		}
+		json_object_object_add(
+			h, json_object_get_string(x), json_object_get(y));
+	}
+	json_object_object_add(o, "headers", h);
+	return o;
+}
+
 /* One inline server {name, command, args:[…], env:[{name,value}]} as
  * the worker's {name, command, args, env:{}}; NULL with a sentence. */
 static struct json_object *
@@ -80,9 +131,12 @@ podmcp_inline_one(struct json_object *e, char **reterr_msg)
 	}
 	name = json_object_get_string(v);
 	if (json_object_object_get_ex(e, "type", &v) &&
+		strcmp(json_object_get_string(v), "http") == 0)
+		return podmcp_inline_http(e, name, reterr_msg);
+	if (json_object_object_get_ex(e, "type", &v) &&
 		strcmp(json_object_get_string(v), "stdio") != 0) {
 		*reterr_msg = xstrfmt("MCP server %s: transport \"%s\" is not "
-				      "supported yet (only stdio)",
+				      "supported (stdio or http)",
 			name, json_object_get_string(v));
 		return NULL;
 	}
@@ -279,6 +333,49 @@ podmcp_restore(struct pod *p, struct json_object *inl, char **reterr_msg)
 	return 0;
 }
 
+static void
+podmcp_config_timeouts(const struct config_mcp *m, struct json_object *o)
+{
+	if (m->timeout_s > 0)
+		json_object_object_add(
+			o, "timeout_s", json_object_new_int((int)m->timeout_s));
+	if (m->init_timeout_s > 0)
+		json_object_object_add(o, "init_timeout_s",
+			json_object_new_int((int)m->init_timeout_s));
+}
+
+/* url, headers (header_env values read now), scrub, timeouts. */
+static void
+podmcp_config_http(const struct config_mcp *m, struct json_object *o)
+{
+	struct json_object *h = json_object_new_object(), *a;
+	const char *val;
+	size_t i;
+
+	json_object_object_add(o, "url", json_object_new_string(m->url));
+	a = json_object_new_array();
+	for (i = 0; i < m->nheaders; i++) {
+		val = m->headers[i].from_env ? getenv(m->headers[i].value)
+					     : m->headers[i].value;
+		if (m->headers[i].from_env)
+			json_object_array_add(
+				a, json_object_new_string(m->headers[i].value));
+		if (val == NULL) {
+			log_warn("MCP server %s: header_env.%s names %s, "
+				 "which is not set in podvisord's "
+				 "environment",
+				m->name, m->headers[i].name,
+				m->headers[i].value);
+			continue;
+		}
+		json_object_object_add(
+			h, m->headers[i].name, json_object_new_string(val));
+	}
+	json_object_object_add(o, "headers", h);
+	json_object_object_add(o, "scrub", a);
+	podmcp_config_timeouts(m, o);
+}
+
 static struct json_object *
 podmcp_config_json(const struct config_mcp *m)
 {
@@ -287,6 +384,10 @@ podmcp_config_json(const struct config_mcp *m)
 	size_t i;
 
 	json_object_object_add(o, "name", json_object_new_string(m->name));
+	if (m->url != NULL) {
+		podmcp_config_http(m, o);
+		return o;
+	}
 	json_object_object_add(
 		o, "command", json_object_new_string(m->command));
 	a = json_object_new_array();
@@ -314,12 +415,7 @@ podmcp_config_json(const struct config_mcp *m)
 			json_object_array_add(
 				a, json_object_new_string(m->env[i].value));
 	json_object_object_add(o, "scrub", a);
-	if (m->timeout_s > 0)
-		json_object_object_add(
-			o, "timeout_s", json_object_new_int((int)m->timeout_s));
-	if (m->init_timeout_s > 0)
-		json_object_object_add(o, "init_timeout_s",
-			json_object_new_int((int)m->init_timeout_s));
+	podmcp_config_timeouts(m, o);
 	return o;
 }
 

@@ -700,10 +700,19 @@ def test_mcp_servers(env):
     check(done and "hello from the editor" in json.dumps(done), ups)
     with open(env.pod_state(sid)) as f:
         check("s3cret-acp-7" not in f.read(), "the env value is in state")
-    e = ed.call_error("session/new", {"cwd": env.mkdir("web"), "mcpServers": [
+    # An http server (Streamable HTTP) passes through too; nothing
+    # listens on port 9, so the pod only gets an alert naming it.
+    sid = ed.call("session/new", {"cwd": env.mkdir("web"), "mcpServers": [
         {"type": "http", "name": "web", "url": "http://127.0.0.1:9/mcp",
+         "headers": [{"name": "X-Token", "value": "s3cret-acp-8"}]}]}
+    )["sessionId"]
+    check(inspect(env, sid).get("mcp") == ["web"], inspect(env, sid))
+    with open(env.pod_state(sid)) as f:
+        check("s3cret-acp-8" not in f.read(), "the header is in state")
+    e = ed.call_error("session/new", {"cwd": env.mkdir("sse"), "mcpServers": [
+        {"type": "sse", "name": "old", "url": "http://127.0.0.1:9/sse",
          "headers": []}]})
-    check(e["code"] == -32603 and "http" in e["message"], e)
+    check(e["code"] == -32603 and "sse" in e["message"], e)
     ed.close()
 
 

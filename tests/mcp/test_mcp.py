@@ -9,9 +9,12 @@ tests/mcp/node_modules is missing.  No sleeps: every wait is for an
 event, a reply or a log line with a bounded timeout."""
 
 import json
+import re
 import os
 import shutil
 import signal
+import socket
+import subprocess
 import sys
 import time
 
@@ -24,6 +27,7 @@ MODS = os.path.join(HERE, "node_modules", "@modelcontextprotocol")
 EVERYTHING = os.path.join(MODS, "server-everything", "dist", "index.js")
 FILESYSTEM = os.path.join(MODS, "server-filesystem", "dist", "index.js")
 HOSTILE = os.path.join(HERE, "hostile.py")
+HOSTILE_HTTP = os.path.join(HERE, "hostile_http.py")
 NODE = shutil.which("node") or "node"
 
 
@@ -74,6 +78,68 @@ Worker.log_all = log_all
 def recorded(path):
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class HttpServer:
+    """A server on 127.0.0.1 whose start-up line (in its output file,
+    stdout and stderr together) is awaited, never slept for."""
+
+    def __init__(self, env, argv, ready, extra_env=None, name="srv"):
+        self.log_path = os.path.join(env.root, name + ".out")
+        for _ in range(3):  # a port taken in between: another one
+            self.port = free_port()
+            e = dict(env.env)
+            e["PORT"] = str(self.port)
+            e.update(extra_env or {})
+            out = open(self.log_path, "w")
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=out,
+                                         env=e, cwd=env.root)
+            out.close()
+            env.procs.append(self.proc)
+            deadline = time.monotonic() + pvtest.DEFAULT_TIMEOUT
+            while time.monotonic() < deadline:
+                if ready in self.log():
+                    self.url = "http://127.0.0.1:%d/mcp" % self.port
+                    return
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.02)
+            if "EADDRINUSE" not in self.log() and \
+                    "already in use" not in self.log():
+                pvtest.fail("server did not start:\n" + self.log())
+        pvtest.fail("no free port:\n" + self.log())
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, text, timeout=None):
+        deadline = time.monotonic() + (timeout or pvtest.DEFAULT_TIMEOUT)
+        while time.monotonic() < deadline:
+            if text in self.log():
+                return
+            time.sleep(0.02)
+        pvtest.fail("server output lacks %r:\n%s" % (text, self.log()))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def everything_http(env):
+    """server-everything in its streamableHttp mode; it says 'listening
+    on port N' once it accepts connections."""
+    return HttpServer(env, [NODE, EVERYTHING, "streamableHttp"],
+                      "listening on port", name="everything")
 
 
 def test_everything_tools(env):
@@ -379,10 +445,10 @@ def test_daemon_inline(env):
     check(e["event"] == "error" and "defined twice" in
           e["data"]["message"], "clash with config: %r" % e)
     e = c.call("spawn", {"name": "b", "cwd": env.mkdir("b"),
-                         "mcp_servers": [{"name": "h", "type": "http",
+                         "mcp_servers": [{"name": "h", "type": "sse",
                                           "url": "http://127.0.0.1:9/"}]})
     check(e["event"] == "error" and "not supported" in
-          e["data"]["message"], "http refused clearly: %r" % e)
+          e["data"]["message"], "sse refused clearly: %r" % e)
     r = c.call("spawn", {"name": "b", "cwd": env.mkdir("b"),
                          "mcp_servers": inline})
     check(r["event"] == "spawned", "spawn: %r" % r)
@@ -415,6 +481,189 @@ def test_daemon_inline(env):
     check(results(evs)[0]["output"] == "ok: again", "inline after restore")
 
 
+def test_http_everything(env):
+    """server-everything over Streamable HTTP: tools/list, text, image,
+    structuredContent and progress results (SSE responses), the session
+    id from initialize sent after, the GET stream's notifications, the
+    DELETE at shutdown; the secret header reaches nothing but the
+    server."""
+    srv = everything_http(env)
+    secret = "http-header-secret-8080"
+    rec = os.path.join(env.root, "req.jsonl")
+    url = env.start_fakellm(record=rec)
+    w = Worker(env, "a", url, mcp=[{
+        "name": "evh", "url": srv.url,
+        "headers": {"Authorization": "Bearer " + secret}}])
+    p = w.client()
+    evs = run(p, "\n".join([
+        '@tool mcp__evh__echo {"message":"hello over http"}',
+        '@tool mcp__evh__get-sum {"a":20,"b":22}',
+        '@tool mcp__evh__get-tiny-image {}',
+        '@tool mcp__evh__get-structured-content {"location":"Chicago"}',
+        '@tool mcp__evh__trigger-long-running-operation '
+        '{"duration":1,"steps":4}',
+        '@tool mcp__evh__toggle-simulated-logging {}',
+    ]), 60)
+    res = results(evs)
+    check(len(res) == 6 and not any(r["is_error"] for r in res),
+          "6 results: %r" % res)
+    check("hello over http" in res[0]["output"], "echo: %r" % res[0])
+    check("42" in res[1]["output"], "sum: %r" % res[1])
+    check("[image image/png" in res[2]["output"], "image: %r" % res[2])
+    check("Light rain" in res[3]["output"], "structured: %r" % res[3])
+    g = w.client().prelude["data"]["greeting"]
+    check(g["mcp"] == [{"name": "evh", "state": "ready"}], "greeting: %r"
+          % g["mcp"])
+    check("mcp__evh__echo" in g["tools"], "tools: %r" % g["tools"])
+    prog = [d for ev, d in evs if ev == "tool_progress"]
+    check(len(prog) >= 3 and prog[-1]["total"] == 4, "progress: %r" % prog)
+    body = recorded(rec)[0]["body"]
+    tools = {t["function"]["name"]: t["function"] for t in body["tools"]}
+    check(tools["mcp__evh__get-sum"]["parameters"]["properties"]["a"]
+          ["type"] == "number", "schema: %r" % tools["mcp__evh__get-sum"])
+    # The simulated log messages come on the GET stream (no request of
+    # ours is open then): they reach the pod log.
+    wait_log(w, "MCP server evh says:")
+    # One session, from initialize to the DELETE at shutdown.
+    sids = re.findall(r"Session initialized with ID: (\S+)", srv.log())
+    check(len(sids) == 1, "one session: %r" % sids)
+    check("with a session" in w.log_all(), "session in the log")
+    w.shutdown()
+    srv.wait_log("Received session termination request for session " +
+                 sids[0])
+    check(secret not in w.log_all(), "secret header in the worker log")
+    for ev, d in evs:
+        check(secret not in json.dumps(d), "secret in event " + ev)
+    srv.stop()
+
+
+def test_http_faults(env):
+    """Connection refused, HTTP errors, an expired session, a server
+    that goes away and comes back: tool errors naming the server, a
+    reconnect with backoff, the worker stays up."""
+    bad = HttpServer(env, [sys.executable, HOSTILE_HTTP], "listening",
+                     extra_env={"HOSTILE_TOKEN": "tok-123"}, name="bad")
+    dead = free_port()
+    url = env.start_fakellm()
+    w = Worker(env, "a", url, mcp=[
+        {"name": "gone", "url": "http://127.0.0.1:%d/mcp" % dead,
+         "init_timeout_s": 2},
+        {"name": "noauth", "url": bad.url},
+        {"name": "bad", "url": bad.url, "timeout_s": 2,
+         "headers": {"Authorization": "Bearer tok-123"}}])
+    p = w.client()
+    evs = run(p, "\n".join([
+        '@tool mcp__bad__ok {"text":"json answer"}',
+        '@tool mcp__bad__sse {"text":"sse answer"}',
+        '@tool mcp__bad__http500 {}',
+        '@tool mcp__bad__hang {}',
+        '@tool mcp__bad__add_tool {}',
+    ]), 40)
+    res = results(evs)
+    # The first model request waited for every first start.
+    alerts = " | ".join(a["message"] for a in
+                        w.client().prelude["data"]["alerts"])
+    check("MCP server gone: cannot reach http://127.0.0.1:%d/mcp" % dead
+          in alerts, "connection refused: %s" % alerts)
+    check("MCP server noauth: HTTP 401" in alerts, "401: %s" % alerts)
+    check(res[0]["output"] == "ok: json answer", "json: %r" % res[0])
+    check(res[1]["output"] == "sse: sse answer", "sse: %r" % res[1])
+    check(res[2]["is_error"] and "MCP server bad" in res[2]["output"] and
+          "HTTP 500" in res[2]["output"], "500: %r" % res[2])
+    check(res[3]["is_error"] and "2 s timeout" in res[3]["output"],
+          "timeout: %r" % res[3])
+    # add_tool sends tools/list_changed on the GET stream: the next
+    # model request sees the new tool.
+    wait_log(w, "MCP server bad: tool list changed")
+    evs = run(p, '@tool mcp__bad__added {"text":"new tool"}')
+    check(results(evs)[0]["output"] == "added: new tool",
+          "list_changed: %r" % results(evs))
+    # The server forgets the session: 404, a new session, the call works
+    # after the reconnect (it waits for it).
+    evs = run(p, '@tool mcp__bad__forget {}\n'
+              '@tool mcp__bad__ok {"text":"new session"}', 40)
+    res = results(evs)
+    check(res[1]["output"] == "ok: new session", "after 404: %r" % res)
+    check("ended the session (HTTP 404)" in w.log_all(), "404 logged")
+    # The server dies: calls fail naming it; it comes back on the same
+    # port: the worker reconnects with backoff.
+    port = bad.port
+    readies = w.log_all().count("MCP server bad: ready")
+    bad.stop()
+    evs = run(p, '@tool mcp__bad__ok {"text":"down"}', 40)
+    res = results(evs)
+    check(res[0]["is_error"] and "MCP server bad" in res[0]["output"] and
+          "cannot reach" in res[0]["output"], "down: %r" % res[0])
+    again = subprocess.Popen([sys.executable, HOSTILE_HTTP],
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL,
+                             env=dict(env.env, PORT=str(port),
+                                      HOSTILE_TOKEN="tok-123"))
+    env.procs.append(again)
+    deadline = time.monotonic() + 40
+    while w.log_all().count("MCP server bad: ready") == readies:
+        check(time.monotonic() < deadline, "no reconnect:\n" + w.log())
+        time.sleep(0.05)
+    evs = run(p, '@tool mcp__bad__ok {"text":"back"}', 40)
+    check(results(evs)[0]["output"] == "ok: back", "back: %r" %
+          results(evs))
+    check("tok-123" not in w.log_all(), "token in the worker log")
+    check(w.proc.poll() is None, "worker alive")
+    w.shutdown()
+
+
+def test_daemon_http(env):
+    """config.ini url + header_env: the pod gets the server, the secret
+    reaches it (it answers 401 otherwise) and no log, state or event;
+    control spawn's inline type http servers (ACP's) work too."""
+    token = "cfg-http-secret-5150"
+    bad = HttpServer(env, [sys.executable, HOSTILE_HTTP], "listening",
+                     extra_env={"HOSTILE_TOKEN": token}, name="bad")
+    env.start_fakellm()
+    env.use_fakellm(extra=(
+        "\n[mcp.web]\nurl = %s\nheader_env.Authorization = PVTEST_H\n"
+        "timeout_s = 5\n" % bad.url))
+    env.start_daemon({"PVTEST_H": "Bearer " + token})
+    c = env.control()
+    r = c.call("spawn", {"name": "a", "cwd": env.mkdir("a"),
+                         "mcp": ["web"]})
+    check(r["event"] == "spawned", "spawn: %r" % r)
+    pc = env.pod_client("a")
+    evs = run(pc, '@tool mcp__web__ok {"text":"via config"}')
+    check(results(evs)[0]["output"] == "ok: via config", "config url: %r"
+          % results(evs))
+    r = c.call("spawn", {"name": "b", "cwd": env.mkdir("b"),
+                         "mcp_servers": [{
+                             "type": "http", "name": "inl", "url": bad.url,
+                             "headers": [{"name": "Authorization",
+                                          "value": "Bearer " + token}]}]})
+    check(r["event"] == "spawned", "spawn inline http: %r" % r)
+    pc = env.pod_client("b")
+    evs = run(pc, '@tool mcp__inl__ok {"text":"inline http"}')
+    check(results(evs)[0]["output"] == "ok: inline http", "inline: %r"
+          % results(evs))
+    for ev, d in evs:
+        check(token not in json.dumps(d), "secret in event " + ev)
+    e = c.call("spawn", {"name": "x", "cwd": env.mkdir("x"),
+                         "mcp_servers": [{"type": "sse", "name": "s",
+                                          "url": bad.url}]})
+    check(e["event"] == "error" and "sse" in e["data"]["message"],
+          "sse refused: %r" % e)
+    c.call("stop", {"name": "a"})
+    c.call("stop", {"name": "b"})
+    for name in ("a", "b"):
+        with open(env.pod_state(name)) as f:
+            check(token not in f.read(), "secret in state of " + name)
+    check(token not in env.daemon_log(), "secret in the daemon log")
+    for root, _, files in os.walk(env.runtime):
+        for fn in files:
+            path = os.path.join(root, fn)
+            if not os.path.isfile(path) or os.path.islink(path):
+                continue
+            with open(path, "rb") as f:
+                check(token.encode() not in f.read(), "secret in " + fn)
+
+
 if __name__ == "__main__":
     if not os.path.isfile(EVERYTHING) or not os.path.isfile(FILESYSTEM):
         print("SKIP: tests/mcp/node_modules is missing (run "
@@ -424,4 +673,5 @@ if __name__ == "__main__":
                       test_hostile, test_start_failures, test_restore_interrupted,
                       test_confined,
                       test_secret_env, test_daemon_config,
-                      test_daemon_inline])
+                      test_daemon_inline, test_http_everything,
+                      test_http_faults, test_daemon_http])
