@@ -23,27 +23,34 @@
 #include "common/xmalloc.h"
 #include "proto/msg.h"
 
+/* A tree and its git dir, given to git as --git-dir (NULL: found). */
+struct cwt_tree {
+	const char *dir, *gd;
+};
+
 /* What inspect says of a pod's worktree. */
 struct cwt {
 	struct msg reply;
 	const char *name, *path, *branch, *base, *repo;
 	const char *status, *activity;
+	struct cwt_tree wt, rt; /* the worktree; the tree it came from */
 };
 
 /* git output lines: at most this much is read back. */
 #define CWT_MAX_OUT (16u * 1024u * 1024u)
 
 /*
- * Run git -C dir args; stdout into *out (NUL-terminated, may be NULL:
+ * Run git -C dir args (with --git-dir and --work-tree: the pod may have
+ * changed its worktree's .git file, never the git dirs); stdout into *out (NUL-terminated, may be NULL:
  * inherited), stderr inherited unless quiet.  index: GIT_INDEX_FILE.
  * Returns the exit code, 128+signal, or -errno when git cannot run.
  */
 static int
-cwt_git(const char *dir, const char *index, bool quiet, char **out,
+cwt_git(const struct cwt_tree *t, const char *index, bool quiet, char **out,
 	const char *const *args)
 {
 	char **argv;
-	size_t n = 0, k, len = 0;
+	size_t n = 0, k, i, len = 0;
 	int po[2] = { -1, -1 }, st, e;
 	char buf[8192];
 	ssize_t r;
@@ -51,12 +58,17 @@ cwt_git(const char *dir, const char *index, bool quiet, char **out,
 
 	while (args[n] != NULL)
 		n++;
-	argv = xcalloc(n + 4, sizeof(*argv));
+	argv = xcalloc(n + 6, sizeof(*argv));
 	argv[0] = xstrdup("git");
 	argv[1] = xstrdup("-C");
-	argv[2] = xstrdup(dir);
-	for (k = 0; k < n; k++)
-		argv[k + 3] = xstrdup(args[k]);
+	argv[2] = xstrdup(t->dir);
+	k = 3;
+	if (t->gd != NULL) {
+		argv[k++] = xstrfmt("--git-dir=%s", t->gd);
+		argv[k++] = xstrfmt("--work-tree=%s", t->dir);
+	}
+	for (i = 0; i < n; i++)
+		argv[k++] = xstrdup(args[i]);
 	if (out != NULL && pipe2(po, O_CLOEXEC) < 0)
 		goto fail;
 	fflush(stdout);
@@ -164,6 +176,10 @@ cwt_lookup(struct cli *cli, const struct cli_cmd *cmd, const char *name,
 		msg_clear(&ret->reply);
 		return CLI_EXIT_FAIL;
 	}
+	ret->wt.dir = ret->path;
+	ret->wt.gd = cli_json_str(w, "git_dir");
+	ret->rt.dir = ret->repo;
+	ret->rt.gd = cli_json_str(w, "repo_git_dir");
 	return -1;
 }
 
@@ -184,7 +200,7 @@ cwt_temp_index(const struct cwt *w)
 	int in, fd, r;
 	ssize_t n;
 
-	if (cwt_git(w->path, NULL, false, &own, a_path) != 0) {
+	if (cwt_git(&w->wt, NULL, false, &own, a_path) != 0) {
 		cli_err("pod %s: git cannot read its worktree %s", w->name,
 			w->path);
 		free(own);
@@ -208,7 +224,7 @@ cwt_temp_index(const struct cwt *w)
 	}
 	close(fd);
 	free(own);
-	if ((r = cwt_git(w->path, tmp, false, NULL, a_add)) != 0) {
+	if ((r = cwt_git(&w->wt, tmp, false, NULL, a_add)) != 0) {
 		cli_err("pod %s: git add -A in %s failed (exit %d)", w->name,
 			w->path, r);
 		unlink(tmp);
@@ -250,7 +266,7 @@ cmd_diff(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		args[2 + i] = argv[optind + 1 + i];
 	args[2 + n] = w.base;
 	args[3 + n] = "--";
-	r = cwt_git(w.path, index, false, NULL, args);
+	r = cwt_git(&w.wt, index, false, NULL, args);
 	free(args);
 	unlink(index);
 	free(index);
@@ -264,7 +280,7 @@ cmd_diff(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 
 /* Commits by podvisor need a name even where git has none configured. */
 static void
-cwt_ident(const char *dir)
+cwt_ident(const struct cwt_tree *dir)
 {
 	const char *a[] = { "config", "user.email", NULL };
 	char *out = NULL;
@@ -281,7 +297,8 @@ cwt_ident(const char *dir)
 
 /* The one line a git command prints, or NULL (exit status non-zero). */
 static char *
-cwt_git_line(const char *dir, const char *index, const char *const *args)
+cwt_git_line(
+	const struct cwt_tree *dir, const char *index, const char *const *args)
 {
 	char *out = NULL;
 
@@ -310,8 +327,8 @@ cwt_do_merge(struct cli *cli, struct cwt *w, const char *target,
 
 	if (strcmp(commit, tip) != 0) {
 		/* Exactly the commit the check merged; the files stay. */
-		if (cwt_git(w->path, NULL, false, NULL, a_upd) != 0 ||
-			cwt_git(w->path, NULL, false, NULL, a_reset) != 0) {
+		if (cwt_git(&w->wt, NULL, false, NULL, a_upd) != 0 ||
+			cwt_git(&w->wt, NULL, false, NULL, a_reset) != 0) {
 			cli_err("pod %s: cannot commit its changes on %s",
 				w->name, w->branch);
 			return CLI_EXIT_FAIL;
@@ -321,12 +338,12 @@ cwt_do_merge(struct cli *cli, struct cwt *w, const char *target,
 		msg = xstrfmt("pod %s: the work of branch %s, squashed",
 			w->name, w->branch);
 		a_commit[3] = msg;
-		r = cwt_git(w->repo, NULL, false, NULL, a_squash);
+		r = cwt_git(&w->rt, NULL, false, NULL, a_squash);
 		if (r == 0)
-			r = cwt_git(w->repo, NULL, false, NULL, a_commit);
+			r = cwt_git(&w->rt, NULL, false, NULL, a_commit);
 	} else {
 		msg = NULL;
-		r = cwt_git(w->repo, NULL, false, NULL, a_merge);
+		r = cwt_git(&w->rt, NULL, false, NULL, a_merge);
 	}
 	free(msg);
 	if (r != 0) {
@@ -335,7 +352,7 @@ cwt_do_merge(struct cli *cli, struct cwt *w, const char *target,
 			target, w->repo, r, w->repo);
 		return CLI_EXIT_FAIL;
 	}
-	head = cwt_git_line(w->repo, NULL, a_head);
+	head = cwt_git_line(&w->rt, NULL, a_head);
 	if (cli->json) {
 		struct json_object *o = json_object_new_object();
 
@@ -442,7 +459,7 @@ cmd_merge(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 			w.name);
 		goto out;
 	}
-	target = cwt_git_line(w.repo, NULL, a_target);
+	target = cwt_git_line(&w.rt, NULL, a_target);
 	if (target == NULL) {
 		cli_err("%s is not on a branch (detached HEAD, or not a "
 			"repository any more): check out the branch to merge "
@@ -456,7 +473,7 @@ cmd_merge(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 			w.repo, w.branch);
 		goto out;
 	}
-	if (cwt_git(w.repo, NULL, false, &dirty, a_dirty) != 0)
+	if (cwt_git(&w.rt, NULL, false, &dirty, a_dirty) != 0)
 		goto out;
 	if (dirty[0] != '\0') {
 		cli_err("%s (branch %s) has uncommitted changes:\n%scommit or "
@@ -465,16 +482,16 @@ cmd_merge(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 			w.repo, target, dirty);
 		goto out;
 	}
-	cwt_ident(w.path);
+	cwt_ident(&w.wt);
 	/* The pod's whole work as one commit, no ref moved yet. */
-	if ((tip = cwt_git_line(w.path, NULL, a_tip)) == NULL ||
-		(tree = cwt_git_line(w.path, NULL, a_tree)) == NULL) {
+	if ((tip = cwt_git_line(&w.wt, NULL, a_tip)) == NULL ||
+		(tree = cwt_git_line(&w.wt, NULL, a_tree)) == NULL) {
 		cli_err("pod %s: git cannot read the branch of its worktree %s",
 			w.name, w.path);
 		goto out;
 	}
 	if ((index = cwt_temp_index(&w)) == NULL ||
-		(ntree = cwt_git_line(w.path, index, a_write)) == NULL) {
+		(ntree = cwt_git_line(&w.wt, index, a_write)) == NULL) {
 		cli_err("pod %s: cannot record its worktree %s", w.name,
 			w.path);
 		goto out;
@@ -486,7 +503,7 @@ cmd_merge(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		a_ctree[1] = ntree;
 		a_ctree[3] = tip;
 		a_ctree[5] = msg;
-		if ((commit = cwt_git_line(w.path, NULL, a_ctree)) == NULL) {
+		if ((commit = cwt_git_line(&w.wt, NULL, a_ctree)) == NULL) {
 			cli_err("pod %s: git commit-tree failed in %s", w.name,
 				w.path);
 			goto out;
@@ -494,7 +511,7 @@ cmd_merge(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	} else
 		commit = xstrdup(tip);
 	a_mtree[4] = commit;
-	r = cwt_git(w.repo, NULL, false, &mout, a_mtree);
+	r = cwt_git(&w.rt, NULL, false, &mout, a_mtree);
 	if (r == 1) {
 		cwt_conflict(&w, target, mout);
 		r = CLI_EXIT_FAIL;
@@ -510,7 +527,7 @@ cmd_merge(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	/* Already in (a squash earlier, the same edit made there). */
 	if ((nl = strchr(mout, '\n')) != NULL)
 		*nl = '\0';
-	if ((head = cwt_git_line(w.repo, NULL, a_tree)) != NULL &&
+	if ((head = cwt_git_line(&w.rt, NULL, a_tree)) != NULL &&
 		strcmp(head, mout) == 0) {
 		cli_err("nothing to merge: %s already has everything of pod "
 			"%s (branch %s)",

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ enum wt_step {
 	WT_BRANCH,
 	WT_DIRTY,
 	WT_ADD,
+	WT_ADMIN,
 	WT_REMOVE,
 	WT_DELETE_BRANCH,
 	WT_STATUS,
@@ -81,6 +83,8 @@ worktree_free(struct pod_worktree *wt)
 	free(wt->base);
 	free(wt->repo);
 	free(wt->git_dir);
+	free(wt->common_dir);
+	free(wt->repo_git_dir);
 	free(wt);
 }
 
@@ -92,6 +96,8 @@ worktree_clear(struct pod_worktree *wt)
 	free(wt->base);
 	free(wt->repo);
 	free(wt->git_dir);
+	free(wt->common_dir);
+	free(wt->repo_git_dir);
 	memset(wt, 0, sizeof(*wt));
 }
 
@@ -104,7 +110,9 @@ worktree_dup(const struct pod_worktree *wt)
 	n->branch = xstrdup(wt->branch);
 	n->base = xstrdup(wt->base);
 	n->repo = xstrdup(wt->repo);
-	n->git_dir = xstrdup(wt->git_dir != NULL ? wt->git_dir : wt->repo);
+	n->git_dir = xstrdup(wt->git_dir);
+	n->common_dir = xstrdup(wt->common_dir);
+	n->repo_git_dir = xstrdup(wt->repo_git_dir);
 	return n;
 }
 
@@ -180,6 +188,31 @@ worktree_git(struct wt_op *op, enum wt_step step, const char *dir,
 	gitrun_start(op->d, dir, args, (int)t, worktree_git_cb, op);
 }
 
+/*
+ * The same in tree (NULL: none) with git dir gd given explicitly: no
+ * .git file or directory found on the way is consulted.
+ */
+static void
+worktree_git_in(struct wt_op *op, enum wt_step step, const char *gd,
+	const char *tree, const char *const *args)
+{
+	const char **v;
+	char *g = xstrfmt("--git-dir=%s", gd), *w = NULL;
+	size_t n = 0, i = 0;
+
+	while (args[n] != NULL)
+		n++;
+	v = xcalloc(n + 3, sizeof(*v));
+	v[i++] = g;
+	if (tree != NULL)
+		v[i++] = w = xstrfmt("--work-tree=%s", tree);
+	memcpy(v + i, args, n * sizeof(*v));
+	worktree_git(op, step, tree != NULL ? tree : gd, v);
+	free(v);
+	free(g);
+	free(w);
+}
+
 static void worktree_error(struct wt_op *op, enum proto_err code,
 	const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -224,9 +257,9 @@ worktree_rollback(struct daemon *d, const struct pod_worktree *wt)
 
 	op->wt.path = xstrdup(wt->path);
 	op->wt.branch = xstrdup(wt->branch);
-	op->wt.git_dir = xstrdup(wt->git_dir);
+	op->wt.common_dir = xstrdup(wt->common_dir);
 	log_info("removing the worktree %s of a spawn that failed", wt->path);
-	worktree_git(op, WT_RB_REMOVE, op->wt.git_dir, args);
+	worktree_git_in(op, WT_RB_REMOVE, op->wt.common_dir, NULL, args);
 }
 
 /* A struct msg over op's request, for calling podops again. */
@@ -272,6 +305,77 @@ worktree_spawn_rerun(struct wt_op *op)
 	worktree_op_free(op);
 }
 
+static bool
+worktree_path_under(const char *base, const char *path)
+{
+	return base != NULL && path != NULL && scope_path_under(base, path);
+}
+
+/* May pod v write anything at or beneath path? (Any write allow.) */
+static bool
+worktree_writable(const struct pod *v, const char *path)
+{
+	struct scope_rule dir = { 0 };
+	size_t i;
+
+	dir.target = (char *)(uintptr_t)path;
+	dir.perm = SCOPE_WRITE;
+	dir.recursive = true;
+	for (i = 0; i < v->scope.n; i++) {
+		const struct scope_rule *r = &v->scope.v[i];
+
+		if (!r->deny && r->perm == SCOPE_WRITE &&
+			scope_rules_overlap(r, &dir))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * rev-parse said the tree, its git dir and the common dir (one a line;
+ * out is changed).  For a child in a parent without a worktree: refused
+ * if the parent may write either git dir, whose config and hooks git
+ * would follow.  0, or -1 with the error sent (op freed).
+ */
+static int
+worktree_found(struct wt_op *op, char *out)
+{
+	char *top = out, *gd, *common;
+	struct pod *v;
+
+	if ((gd = strchr(top, '\n')) == NULL ||
+		(common = strchr(gd + 1, '\n')) == NULL) {
+		worktree_error(op, PERR_INTERNAL, "worktree",
+			"git rev-parse said: %s", out);
+		return -1;
+	}
+	*gd++ = '\0';
+	*common++ = '\0';
+	worktree_line(common);
+	if (top[0] != '/' || gd[0] != '/' || common[0] != '/') {
+		worktree_error(op, PERR_INTERNAL, "worktree",
+			"git rev-parse gave relative paths: %s, %s, %s", top,
+			gd, common);
+		return -1;
+	}
+	op->wt.repo = xstrdup(top);
+	op->wt.repo_git_dir = xstrdup(gd);
+	op->wt.common_dir = xstrdup(common);
+	v = op->viewer != NULL ? daemon_pod_find(op->d, op->viewer) : NULL;
+	if (v != NULL && v->wt == NULL &&
+		(worktree_writable(v, gd) || worktree_writable(v, common))) {
+		worktree_error(op, PERR_NOT_SUBSET, "worktree",
+			"\"worktree\": pod %s may write the git dir %s of its "
+			"repository %s, and podvisord runs git on nothing a "
+			"pod can change (its config and hooks run as the "
+			"user); a pod spawned with --worktree can give its "
+			"children worktrees",
+			v->name, worktree_writable(v, gd) ? gd : common, top);
+		return -1;
+	}
+	return 0;
+}
+
 /* Every check passed: git worktree add. */
 static void
 worktree_add(struct wt_op *op)
@@ -287,13 +391,13 @@ worktree_add(struct wt_op *op)
 		return;
 	}
 	free(s);
-	worktree_git(op, WT_ADD, op->wt.repo, args);
+	worktree_git_in(op, WT_ADD, op->wt.repo_git_dir, op->wt.repo, args);
 }
 
 static void
 worktree_spawn_step(struct wt_op *op, const struct gitrun_result *res)
 {
-	char why[256], *s, *nl;
+	char why[256], *s;
 	const char *msg = gitrun_why(res, why, sizeof(why));
 	bool ok = res->start_errno == 0 && !res->timed_out && res->code == 0;
 
@@ -311,21 +415,14 @@ worktree_spawn_step(struct wt_op *op, const struct gitrun_result *res)
 				op->from, msg);
 			return;
 		}
-		s = res->out;
-		nl = strchr(s, '\n');
-		if (nl == NULL || strchr(nl + 1, '\n') == NULL) {
-			worktree_error(op, PERR_INTERNAL, "worktree",
-				"git rev-parse said: %s", s);
+		if (worktree_found(op, res->out) != 0)
 			return;
-		}
-		*nl = '\0';
-		op->wt.repo = xstrdup(s);
-		op->wt.git_dir = xstrdup(worktree_line(nl + 1));
 		/* the commit itself: "^{commit}" peels tags */
 		s = xstrfmt("%s^{commit}",
 			op->base_req != NULL ? op->base_req : "HEAD");
 		args[3] = s;
-		worktree_git(op, WT_BASE, op->wt.repo, args);
+		worktree_git_in(
+			op, WT_BASE, op->wt.repo_git_dir, op->wt.repo, args);
 		free(s);
 		return;
 	}
@@ -354,7 +451,8 @@ worktree_spawn_step(struct wt_op *op, const struct gitrun_result *res)
 		op->wt.base = xstrdup(worktree_line(res->out));
 		s = xstrfmt("refs/heads/%s", op->wt.branch);
 		args[3] = s;
-		worktree_git(op, WT_BRANCH, op->wt.repo, args);
+		worktree_git_in(
+			op, WT_BRANCH, op->wt.repo_git_dir, op->wt.repo, args);
 		free(s);
 		return;
 	}
@@ -378,7 +476,8 @@ worktree_spawn_step(struct wt_op *op, const struct gitrun_result *res)
 		}
 		/* Only HEAD by default can surprise: a --base is chosen. */
 		if (op->base_req == NULL && op->viewer == NULL)
-			worktree_git(op, WT_DIRTY, op->wt.repo, args);
+			worktree_git_in(op, WT_DIRTY, op->wt.repo_git_dir,
+				op->wt.repo, args);
 		else
 			worktree_add(op);
 		return;
@@ -415,6 +514,25 @@ worktree_spawn_step(struct wt_op *op, const struct gitrun_result *res)
 		log_info("pod %s: worktree %s on branch %s from %.12s of %s",
 			op->name, op->wt.path, op->wt.branch, op->wt.base,
 			op->wt.repo);
+		{
+			/* Read before the pod runs there: still git's own. */
+			const char *args[] = { "rev-parse",
+				"--absolute-git-dir", NULL };
+
+			worktree_git(op, WT_ADMIN, op->wt.path, args);
+		}
+		return;
+	case WT_ADMIN:
+		s = ok ? worktree_line(res->out) : NULL;
+		if (s == NULL || !worktree_path_under(op->wt.common_dir, s)) {
+			worktree_rollback(op->d, &op->wt);
+			worktree_error(op, PERR_INTERNAL, "worktree",
+				"the new worktree %s has no git dir in %s: %s",
+				op->wt.path, op->wt.common_dir,
+				ok ? res->out : msg);
+			return;
+		}
+		op->wt.git_dir = xstrdup(s);
 		worktree_spawn_rerun(op);
 		return;
 	default:
@@ -452,7 +570,8 @@ worktree_git_cb(const struct gitrun_result *res, void *arg)
 			const char *args[] = { "branch", "-D", op->wt.branch,
 				NULL };
 
-			worktree_git(op, WT_RB_BRANCH, op->wt.git_dir, args);
+			worktree_git_in(op, WT_RB_BRANCH, op->wt.common_dir,
+				NULL, args);
 			return;
 		}
 		worktree_op_free(op);
@@ -537,9 +656,19 @@ worktree_spawn_params(struct daemon *d, struct pod *viewer, struct conn *c,
 	op->wt.branch = op->branch_req != NULL ? xstrdup(op->branch_req)
 					       : xstrfmt("pod/%s", name);
 	op->wt.path = xstrfmt("%s/worktrees/%s", d->paths.state, name);
-	{
+	if (viewer != NULL && viewer->wt != NULL) {
+		/* The parent's worktree: its git dirs as recorded. */
+		char *known = xstrfmt("%s\n%s\n%s\n", viewer->wt->path,
+			viewer->wt->git_dir, viewer->wt->common_dir);
+		struct gitrun_result res = { 0 };
+
+		res.out = known;
+		worktree_spawn_step(op, &res);
+		free(known);
+	} else {
 		const char *args[] = { "rev-parse", "--path-format=absolute",
-			"--show-toplevel", "--git-common-dir", NULL };
+			"--show-toplevel", "--absolute-git-dir",
+			"--git-common-dir", NULL };
 
 		worktree_git(op, WT_TOPLEVEL, op->from, args);
 	}
@@ -618,9 +747,13 @@ worktree_json(const struct pod_worktree *wt, bool state)
 	json_object_object_add(o, "branch", json_object_new_string(wt->branch));
 	json_object_object_add(o, "base", json_object_new_string(wt->base));
 	json_object_object_add(o, "repo", json_object_new_string(wt->repo));
+	json_object_object_add(
+		o, "git_dir", json_object_new_string(wt->git_dir));
+	json_object_object_add(
+		o, "repo_git_dir", json_object_new_string(wt->repo_git_dir));
 	if (state)
-		json_object_object_add(
-			o, "git_dir", json_object_new_string(wt->git_dir));
+		json_object_object_add(o, "common_dir",
+			json_object_new_string(wt->common_dir));
 	return o;
 }
 
@@ -649,29 +782,31 @@ worktree_state_str(struct json_object *o, const char *key)
 int
 worktree_from_state(struct pod *p, struct json_object *o, char **reterr_msg)
 {
-	const char *path, *branch, *base, *repo, *git_dir;
+	static const char *const keys[] = { "path", "branch", "base", "repo",
+		"git_dir", "common_dir", "repo_git_dir" };
+	const char *v[7];
 	struct pod_worktree *wt;
 	struct json_object *w;
+	size_t i;
 
 	if (!json_object_object_get_ex(o, "worktree", &w) || w == NULL)
 		return 0;
-	if (!json_object_is_type(w, json_type_object) ||
-		(path = worktree_state_str(w, "path")) == NULL ||
-		path[0] != '/' ||
-		(branch = worktree_state_str(w, "branch")) == NULL ||
-		(base = worktree_state_str(w, "base")) == NULL ||
-		(repo = worktree_state_str(w, "repo")) == NULL) {
-		*reterr_msg = xstrdup("bad \"worktree\": not an object with "
-				      "path, branch, base and repo");
-		return -EINVAL;
-	}
-	git_dir = worktree_state_str(w, "git_dir");
+	for (i = 0; i < 7; i++)
+		if (!json_object_is_type(w, json_type_object) ||
+			(v[i] = worktree_state_str(w, keys[i])) == NULL ||
+			(i != 1 && i != 2 && v[i][0] != '/')) {
+			*reterr_msg = xstrfmt("bad \"worktree\": no %s%s",
+				i == 1 || i == 2 ? "" : "absolute ", keys[i]);
+			return -EINVAL;
+		}
 	wt = xcalloc(1, sizeof(*wt));
-	wt->path = xstrdup(path);
-	wt->branch = xstrdup(branch);
-	wt->base = xstrdup(base);
-	wt->repo = xstrdup(repo);
-	wt->git_dir = xstrdup(git_dir != NULL ? git_dir : repo);
+	wt->path = xstrdup(v[0]);
+	wt->branch = xstrdup(v[1]);
+	wt->base = xstrdup(v[2]);
+	wt->repo = xstrdup(v[3]);
+	wt->git_dir = xstrdup(v[4]);
+	wt->common_dir = xstrdup(v[5]);
+	wt->repo_git_dir = xstrdup(v[6]);
 	p->wt = wt;
 	return 0;
 }
@@ -699,6 +834,10 @@ worktree_summary_text(const struct pod *p, struct textbuf *tb)
 	textbuf_json_str(tb, p->wt->base);
 	textbuf_puts(tb, ",\"repo\":");
 	textbuf_json_str(tb, p->wt->repo);
+	textbuf_puts(tb, ",\"git_dir\":");
+	textbuf_json_str(tb, p->wt->git_dir);
+	textbuf_puts(tb, ",\"repo_git_dir\":");
+	textbuf_json_str(tb, p->wt->repo_git_dir);
 	textbuf_add(tb, "}", 1);
 }
 
@@ -713,7 +852,7 @@ worktree_inspect(struct daemon *d, struct conn *c, struct msg *m, struct pod *p)
 		return 0;
 	op = worktree_op_new(d, WT_INSPECT, c, m, p->name);
 	op->wt.path = xstrdup(p->wt->path);
-	worktree_git(op, WT_STATUS, p->wt->path, args);
+	worktree_git_in(op, WT_STATUS, p->wt->git_dir, p->wt->path, args);
 	return 1;
 }
 
@@ -776,13 +915,12 @@ worktree_forget(struct daemon *d, struct conn *c, struct msg *m, struct pod *p)
 	op->wt.path = xstrdup(p->wt->path);
 	op->wt.branch = xstrdup(p->wt->branch);
 	op->wt.repo = xstrdup(p->wt->repo);
-	op->wt.git_dir =
-		xstrdup(p->wt->git_dir != NULL ? p->wt->git_dir : p->wt->repo);
+	op->wt.common_dir = xstrdup(p->wt->common_dir);
 	if (stat(op->wt.path, &st) < 0 && errno == ENOENT) {
 		/* Removed by hand: let git drop its record of it. */
 		const char *args[] = { "worktree", "prune", NULL };
 
-		worktree_git(op, WT_REMOVE, op->wt.git_dir, args);
+		worktree_git_in(op, WT_REMOVE, op->wt.common_dir, NULL, args);
 	} else {
 		const char *args[] = { "worktree", "remove", op->wt.path, NULL,
 			NULL };
@@ -791,7 +929,7 @@ worktree_forget(struct daemon *d, struct conn *c, struct msg *m, struct pod *p)
 			args[2] = "--force";
 			args[3] = op->wt.path;
 		}
-		worktree_git(op, WT_REMOVE, op->wt.git_dir, args);
+		worktree_git_in(op, WT_REMOVE, op->wt.common_dir, NULL, args);
 	}
 	return 1;
 }
@@ -820,7 +958,8 @@ worktree_forget_step(struct wt_op *op, const struct gitrun_result *res)
 	if (op->step == WT_REMOVE && op->delete_branch) {
 		const char *args[] = { "branch", "-D", op->wt.branch, NULL };
 
-		worktree_git(op, WT_DELETE_BRANCH, op->wt.git_dir, args);
+		worktree_git_in(
+			op, WT_DELETE_BRANCH, op->wt.common_dir, NULL, args);
 		return;
 	}
 	if (op->step == WT_DELETE_BRANCH && !ok) {

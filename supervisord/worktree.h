@@ -27,7 +27,14 @@ struct pod_worktree {
 	char *branch; /* pod/NAME unless asked otherwise */
 	char *base; /* the commit it was made from (full hash) */
 	char *repo; /* top level of the tree it was made from */
-	char *git_dir; /* that repository's common git dir */
+	/*
+	 * The git dirs, found when nothing of them was the pod's to change,
+	 * and given to git explicitly ever after (--git-dir): the worktree's
+	 * own .git file is the pod's, and so is a parent pod's worktree.
+	 */
+	char *git_dir; /* the worktree's own (<common>/worktrees/ID) */
+	char *common_dir; /* the repository's common git dir */
+	char *repo_git_dir; /* the git dir of repo's tree */
 };
 
 void worktree_free(struct pod_worktree *wt);
@@ -62,7 +69,10 @@ void worktree_to_state(const struct pod *p, struct json_object *o);
 int worktree_from_state(
 	struct pod *p, struct json_object *o, char **reterr_msg);
 
-/* pod-summary "worktree": {path, branch, base, repo} (object / text). */
+/*
+ * pod-summary "worktree": {path, branch, base, repo, git_dir,
+ * repo_git_dir} (object / text).
+ */
 void worktree_summary(const struct pod *p, struct json_object *o);
 void worktree_summary_text(const struct pod *p, struct textbuf *tb);
 

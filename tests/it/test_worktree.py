@@ -439,8 +439,63 @@ def test_git_time_limit(env):
     check(cli_json(env, "ls")["pods"] == [], "a pod is left")
 
 
+def test_pod_git_file_not_followed(env):
+    """The worktree's .git file is the pod's to change: pointed at a git
+    dir of the pod's making, whose core.fsmonitor runs a command, it
+    would run that command as the user, unconfined, whenever git looks at
+    the worktree.  podvisord's and the CLI's git runs name the recorded
+    git dirs instead: status, diff, merge and forget run nothing of it.
+    A parent without a worktree that may write its repository's .git gets
+    no worktree children."""
+    if GIT is None:
+        print("skip: no git on this machine")
+        return
+    start(env)
+    repo = make_repo(env)
+    spawn_wt(env, "sly", repo)
+    w = cli_json(env, "status", "sly")["worktree"]
+    write_via(env, "sly", "work.txt", "honest work\\n")
+    # What the pod could do with its write scope (done here directly).
+    evil = os.path.join(w["path"], "evil")
+    marker = os.path.join(env.root, "pwned")
+    git(w["path"], "init", "-q", evil)
+    git(evil, "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-q",
+        "--allow-empty", "-m", "evil")
+    git(evil, "config", "core.fsmonitor",
+        "touch %s; echo" % marker)
+    git_file = os.path.join(w["path"], ".git")
+    honest = open(git_file).read()
+    with open(git_file, "w") as f:
+        f.write("gitdir: %s/.git\n" % evil)
+    # The attack is real: a git that follows the file runs the command.
+    subprocess.run([GIT, "-C", w["path"], "status"], capture_output=True,
+                   timeout=30)
+    check(os.path.exists(marker), "the fsmonitor trick did not work here")
+    os.unlink(marker)
+
+    d = cli_json(env, "status", "sly")
+    check(d["worktree"]["dirty"] is True, d["worktree"])
+    out = cli(env, "diff", "sly").stdout
+    check("+honest work" in out, out)
+    cli(env, "merge", "sly")
+    check(open(os.path.join(repo, "work.txt")).read() == "honest work\n",
+          "not merged")
+    check(not os.path.exists(marker), "git ran the pod's fsmonitor")
+    with open(git_file, "w") as f:
+        f.write(honest)
+
+    # A parent whose scope holds the repository's .git: no worktrees.
+    cli(env, "spawn", "plain", "--cwd", repo)
+    res = run_turn(env, "plain", "@spawn_pod " + json.dumps(
+        {"name": "plain.kid", "task": "hi", "scope": [rule(".")],
+         "worktree": {}}))
+    check(res[0]["is_error"] and "not_subset" in res[0]["output"] and
+          "may write the git dir" in res[0]["output"], res)
+
+
 if __name__ == "__main__":
     run_tests([test_two_pods_diff_merge_forget, test_squash_and_restore,
                test_bad_input, test_child_worktree,
                test_failed_start_rolls_back,
-               test_daemon_serves_while_git_runs, test_git_time_limit])
+               test_daemon_serves_while_git_runs, test_git_time_limit,
+               test_pod_git_file_not_followed])

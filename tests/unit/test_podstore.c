@@ -104,7 +104,9 @@ test_round_trip(void **state)
 	p->wt->branch = xstrdup("pod/a");
 	p->wt->base = xstrdup("0123456789abcdef0123456789abcdef01234567");
 	p->wt->repo = xstrdup("/home/me/repo");
-	p->wt->git_dir = xstrdup("/home/me/repo/.git");
+	p->wt->git_dir = xstrdup("/home/me/repo/.git/worktrees/a");
+	p->wt->common_dir = xstrdup("/home/me/repo/.git");
+	p->wt->repo_git_dir = xstrdup("/home/me/repo/.git");
 	assert_int_equal(podstore_write(&fx->d, p), 0);
 
 	/* a second daemon on the same state dir reads it back */
@@ -134,7 +136,9 @@ test_round_trip(void **state)
 	assert_string_equal(q->wt->branch, "pod/a");
 	assert_string_equal(q->wt->base, p->wt->base);
 	assert_string_equal(q->wt->repo, "/home/me/repo");
-	assert_string_equal(q->wt->git_dir, "/home/me/repo/.git");
+	assert_string_equal(q->wt->git_dir, "/home/me/repo/.git/worktrees/a");
+	assert_string_equal(q->wt->common_dir, "/home/me/repo/.git");
+	assert_string_equal(q->wt->repo_git_dir, "/home/me/repo/.git");
 	sup_fixture_free(&d2, root2);
 }
 

@@ -118,7 +118,9 @@ test_summary_text_matches(void **state)
 	b->wt->branch = xstrdup("pod/a.b");
 	b->wt->base = xstrdup("0123456789abcdef0123456789abcdef01234567");
 	b->wt->repo = xstrdup("/home/me/r\u00e9po");
-	b->wt->git_dir = xstrdup("/home/me/repo/.git");
+	b->wt->git_dir = xstrdup("/home/me/repo/.git/worktrees/a");
+	b->wt->common_dir = xstrdup("/home/me/repo/.git");
+	b->wt->repo_git_dir = xstrdup("/home/me/repo/.git");
 	expect_same_summary(fx, a); /* effective write has b's hole */
 	expect_same_summary(fx, b);
 	b->status = POD_STOPPED;
