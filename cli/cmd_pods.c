@@ -720,10 +720,22 @@ cmd_forget(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	if ((r = cli_control_request(cli, "forget", params, &reply)) != 0)
 		return r;
 	if (!cmd_pods_json_reply(cli, &reply)) {
-		struct json_object *w = NULL;
+		struct json_object *w = NULL, *v;
 
 		json_object_object_get_ex(reply.params, "worktree", &w);
-		if (w != NULL)
+		if (w != NULL && json_object_object_get_ex(w, "removed", &v) &&
+			!json_object_get_boolean(v))
+			printf("forgot %s (state and session logs deleted); its "
+			       "worktree %s is NOT removed: %s\nremove it by "
+			       "hand, then: git worktree prune\n",
+				argv[optind],
+				cli_json_str(w, "path") != NULL
+					? cli_json_str(w, "path")
+					: "?",
+				cli_json_str(w, "error") != NULL
+					? cli_json_str(w, "error")
+					: "?");
+		else if (w != NULL)
 			printf("forgot %s (state and session logs deleted; "
 			       "worktree %s removed, branch %s %s)\n",
 				argv[optind],

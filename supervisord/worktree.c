@@ -2,11 +2,13 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -65,6 +67,7 @@ struct wt_op {
 	bool force, delete_branch;
 	bool taken; /* spawn: podops_spawn() took the worktree */
 	bool discarded; /* spawn: rolled back already */
+	char *remove_err; /* forget --force: what git worktree remove said */
 	struct wt_op *next;
 };
 
@@ -143,6 +146,7 @@ worktree_op_free(struct wt_op *op)
 	free(op->viewer);
 	free(op->name);
 	free(op->from);
+	free(op->remove_err);
 	worktree_clear(&op->wt);
 	free(op);
 }
@@ -891,6 +895,39 @@ worktree_inspect_done(struct wt_op *op, const struct gitrun_result *res)
 	worktree_op_free(op);
 }
 
+/*
+ * Before git worktree remove (which follows the worktree's .git file to
+ * check it): put back the .git file git wrote, whatever the pod made of
+ * it.  The pod is not running; the worktree directory itself is not the
+ * pod's to replace (its parent is podvisord's).
+ */
+static void
+worktree_repair_gitfile(const struct pod_worktree *wt)
+{
+	char *text = xstrfmt("gitdir: %s\n", wt->git_dir);
+	size_t len = strlen(text);
+	int dfd, fd;
+
+	dfd = open(wt->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		free(text);
+		return;
+	}
+	if (unlinkat(dfd, ".git", 0) < 0 && errno != ENOENT)
+		log_warn("worktree %s: cannot replace its .git: %s", wt->path,
+			strerror(errno));
+	fd = openat(dfd, ".git",
+		O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		if (write(fd, text, len) != (ssize_t)len)
+			log_warn("worktree %s: cannot write its .git: %s",
+				wt->path, strerror(errno));
+		close(fd);
+	}
+	close(dfd);
+	free(text);
+}
+
 /* See worktree.h. */
 int
 worktree_forget(struct daemon *d, struct conn *c, struct msg *m, struct pod *p)
@@ -916,6 +953,7 @@ worktree_forget(struct daemon *d, struct conn *c, struct msg *m, struct pod *p)
 	op->wt.branch = xstrdup(p->wt->branch);
 	op->wt.repo = xstrdup(p->wt->repo);
 	op->wt.common_dir = xstrdup(p->wt->common_dir);
+	worktree_repair_gitfile(p->wt);
 	if (stat(op->wt.path, &st) < 0 && errno == ENOENT) {
 		/* Removed by hand: let git drop its record of it. */
 		const char *args[] = { "worktree", "prune", NULL };
@@ -952,9 +990,11 @@ worktree_forget_step(struct wt_op *op, const struct gitrun_result *res)
 			op->name);
 		return;
 	}
-	if (op->step == WT_REMOVE && !ok)
+	if (op->step == WT_REMOVE && !ok) {
+		op->remove_err = xstrdup(gitrun_why(res, why, sizeof(why)));
 		log_warn("pod %s: git worktree remove --force %s: %s", op->name,
-			op->wt.path, gitrun_why(res, why, sizeof(why)));
+			op->wt.path, op->remove_err);
+	}
 	if (op->step == WT_REMOVE && op->delete_branch) {
 		const char *args[] = { "branch", "-D", op->wt.branch, NULL };
 
@@ -995,5 +1035,15 @@ worktree_forgotten(
 	json_object_object_add(o, "branch_deleted",
 		json_object_new_boolean(
 			msg_param_bool(m, "delete_branch", false)));
+	/* forget --force went on past a failed git worktree remove */
+	if (worktree_rerun != NULL && worktree_rerun->kind == WT_FORGET &&
+		worktree_rerun->remove_err != NULL) {
+		json_object_object_add(
+			o, "removed", json_object_new_boolean(false));
+		json_object_object_add(o, "error",
+			json_object_new_string(worktree_rerun->remove_err));
+	} else
+		json_object_object_add(
+			o, "removed", json_object_new_boolean(true));
 	json_object_object_add(data, "worktree", o);
 }

@@ -459,6 +459,8 @@ def test_pod_git_file_not_followed(env):
     evil = os.path.join(w["path"], "evil")
     marker = os.path.join(env.root, "pwned")
     git(w["path"], "init", "-q", evil)
+    with open(os.path.join(w["path"], ".gitignore"), "w") as f:
+        f.write("evil/\n")
     git(evil, "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-q",
         "--allow-empty", "-m", "evil")
     git(evil, "config", "core.fsmonitor",
@@ -481,8 +483,19 @@ def test_pod_git_file_not_followed(env):
     check(open(os.path.join(repo, "work.txt")).read() == "honest work\n",
           "not merged")
     check(not os.path.exists(marker), "git ran the pod's fsmonitor")
+    # forget puts git's own .git file back before git worktree remove,
+    # which follows it to check the worktree is clean.
+    write_via(env, "sly", "more.txt", "unmerged\\n")
+    cli(env, "stop", "sly")
+    r = cli(env, "forget", "sly", code=1)
+    check("contains modified or untracked files" in r.stderr, r.stderr)
+    check(open(git_file).read() == honest, "the .git file is not git's")
     with open(git_file, "w") as f:
-        f.write(honest)
+        f.write("gitdir: %s/.git\n" % evil)
+    out = cli(env, "forget", "sly", "--force").stdout
+    check("worktree %s removed" % w["path"] in out, out)
+    check(not os.path.exists(w["path"]), "the worktree is still there")
+    check(not os.path.exists(marker), "git ran the pod's fsmonitor")
 
     # A parent whose scope holds the repository's .git: no worktrees.
     cli(env, "spawn", "plain", "--cwd", repo)
