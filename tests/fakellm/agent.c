@@ -343,8 +343,8 @@ agent_parse_line(
 char *
 agent_call_id(enum reply_format format, unsigned n)
 {
-	return xstrfmt(
-		format == REPLY_OPENAI ? "call_fake_%04u" : "toolu_fake_%04u",
+	return xstrfmt(format != REPLY_ANTHROPIC ? "call_fake_%04u"
+						 : "toolu_fake_%04u",
 		n);
 }
 

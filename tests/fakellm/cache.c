@@ -98,6 +98,12 @@ cache_serialize(
 		cache_ser_all(s, v);
 	if (json_object_object_get_ex(body, "instructions", &v))
 		cache_ser_all(s, v);
+	/* Responses: each input item (a string input is one item). */
+	if (format == REPLY_RESPONSES) {
+		if (json_object_object_get_ex(body, "input", &v))
+			cache_ser_all(s, v);
+		return;
+	}
 	if (!json_object_object_get_ex(body, "messages", &v) ||
 		!json_object_is_type(v, json_type_array))
 		return;

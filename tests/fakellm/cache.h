@@ -11,8 +11,8 @@ struct json_object;
  * request reads from the cache the prefix it shares with the previous
  * request of the same cache key.  Anthropic: the key is the model, and
  * only the prefix up to the request's last cache_control breakpoint is
- * cached (what lies past it up to the breakpoint is written).  OpenAI:
- * the key is prompt_cache_key; no key, no caching.
+ * cached (what lies past it up to the breakpoint is written).  OpenAI
+ * (chat and responses): the key is prompt_cache_key; no key, no caching.
  */
 struct cache;
 

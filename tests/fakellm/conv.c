@@ -60,7 +60,10 @@ conv_content_text(struct json_object *content)
 			json_object_array_get_idx(content, i);
 		const char *type = conv_get_str(part, "type");
 
-		if (type != NULL && strcmp(type, "text") == 0)
+		if (type != NULL &&
+			(strcmp(type, "text") == 0 ||
+				strcmp(type, "input_text") == 0 ||
+				strcmp(type, "output_text") == 0))
 			conv_append(&text, conv_get_str(part, "text"));
 	}
 	return text;
@@ -294,6 +297,187 @@ conv_parse_top(struct conv *c, struct json_object *body, char **reterr_msg)
 	return 0;
 }
 
+/* One item of a Responses input array. */
+static int
+conv_parse_responses_item(
+	struct conv *c, struct json_object *it, int index, char **reterr_msg)
+{
+	const char *type = conv_get_str(it, "type");
+	const char *role = conv_get_str(it, "role");
+	struct json_object *content = NULL;
+	struct conv_msg *m;
+	const char *s;
+
+	if (type == NULL && role != NULL)
+		type = "message";
+	if (type == NULL) {
+		*reterr_msg = xstrfmt(
+			"Missing required parameter: 'input[%d].type'.", index);
+		return -EINVAL;
+	}
+	if (strcmp(type, "message") == 0) {
+		json_object_object_get_ex(it, "content", &content);
+		if (role == NULL) {
+			*reterr_msg = xstrfmt("Missing required parameter: "
+					      "'input[%d].role'.",
+				index);
+			return -EINVAL;
+		}
+		if (strcmp(role, "system") == 0 ||
+			strcmp(role, "developer") == 0) {
+			char *t = conv_content_text(content);
+
+			conv_append(&c->system, t);
+			free(t);
+			m = conv_add(c, CONV_SYSTEM, index);
+		} else if (strcmp(role, "user") == 0)
+			m = conv_add(c, CONV_USER, index);
+		else if (strcmp(role, "assistant") == 0)
+			m = conv_add(c, CONV_ASSISTANT, index);
+		else {
+			*reterr_msg = xstrfmt("Invalid value: '%s'. Supported "
+					      "values are: 'assistant', "
+					      "'system', 'developer', and "
+					      "'user'.",
+				role);
+			return -EINVAL;
+		}
+		free(m->text);
+		m->text = conv_content_text(content);
+		return 0;
+	}
+	if (strcmp(type, "function_call") == 0) {
+		s = conv_get_str(it, "call_id");
+		if (s == NULL || conv_get_str(it, "name") == NULL) {
+			*reterr_msg = xstrfmt("Missing required parameter: "
+					      "'input[%d].%s'.",
+				index, s == NULL ? "call_id" : "name");
+			return -EINVAL;
+		}
+		/* Calls right after the assistant's text are its calls. */
+		if (c->nmsgs > 0 &&
+			c->msgs[c->nmsgs - 1].role == CONV_ASSISTANT)
+			m = &c->msgs[c->nmsgs - 1];
+		else
+			m = conv_add(c, CONV_ASSISTANT, index);
+		conv_add_call(m, s, conv_get_str(it, "name"));
+		return 0;
+	}
+	if (strcmp(type, "function_call_output") == 0) {
+		s = conv_get_str(it, "call_id");
+		if (s == NULL) {
+			*reterr_msg = xstrfmt("Missing required parameter: "
+					      "'input[%d].call_id'.",
+				index);
+			return -EINVAL;
+		}
+		m = conv_add(c, CONV_TOOL_RESULT, index);
+		m->call_id = xstrdup(s);
+		json_object_object_get_ex(it, "output", &content);
+		free(m->text);
+		m->text = conv_content_text(content);
+		if (strncasecmp(m->text, "error", 5) == 0)
+			m->is_error = 1;
+		return 0;
+	}
+	if (strcmp(type, "reasoning") == 0) {
+		/* Without the blob a reasoning item names a stored one. */
+		if (!c->store &&
+			conv_get_str(it, "encrypted_content") == NULL) {
+			s = conv_get_str(it, "id");
+			*reterr_msg = xstrfmt("Item with id '%s' not found. "
+					      "Items are not persisted when "
+					      "`store` is set to false. Try "
+					      "again with `store` set to true, "
+					      "or remove this item from your "
+					      "input.",
+				s != NULL ? s : "");
+			return -EINVAL;
+		}
+		if (c->nmsgs == 0 ||
+			c->msgs[c->nmsgs - 1].role != CONV_ASSISTANT)
+			conv_add(c, CONV_ASSISTANT, index);
+		return 0;
+	}
+	*reterr_msg = xstrfmt("Invalid value: '%s'. Supported values are: "
+			      "'message', 'reasoning', 'function_call' and "
+			      "'function_call_output'.",
+		type);
+	return -EINVAL;
+}
+
+/* A Responses request: model, input, instructions, store, include. */
+static int
+conv_parse_responses(
+	struct conv *c, struct json_object *body, char **reterr_msg)
+{
+	struct json_object *v, *input;
+	size_t i, n;
+	int r;
+
+	if (!json_object_is_type(body, json_type_object)) {
+		*reterr_msg = xstrdup("We could not parse the JSON body of "
+				      "your request.");
+		return -EINVAL;
+	}
+	if (conv_get_str(body, "model") == NULL) {
+		*reterr_msg = xstrdup("Missing required parameter: 'model'.");
+		return -EINVAL;
+	}
+	c->model = xstrdup(conv_get_str(body, "model"));
+	if (json_object_object_get_ex(body, "stream", &v))
+		c->stream = json_object_get_boolean(v);
+	/* The API's default is to store. */
+	c->store = !json_object_object_get_ex(body, "store", &v) ||
+		json_object_get_boolean(v);
+	if (json_object_object_get_ex(body, "include", &v) &&
+		json_object_is_type(v, json_type_array)) {
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++)
+			if (strcmp(json_object_get_string(
+					   json_object_array_get_idx(v, i)),
+				    "reasoning.encrypted_content") == 0)
+				c->include_encrypted = 1;
+	}
+	if (conv_get_str(body, "prompt_cache_key") != NULL)
+		c->cache_key = xstrdup(conv_get_str(body, "prompt_cache_key"));
+	if (conv_get_str(body, "previous_response_id") != NULL)
+		c->previous_response_id =
+			xstrdup(conv_get_str(body, "previous_response_id"));
+	if (conv_get_str(body, "instructions") != NULL)
+		conv_append(&c->system, conv_get_str(body, "instructions"));
+	if (!json_object_object_get_ex(body, "input", &input)) {
+		*reterr_msg = xstrdup("Missing required parameter: 'input'.");
+		return -EINVAL;
+	}
+	if (json_object_is_type(input, json_type_string)) {
+		struct conv_msg *m = conv_add(c, CONV_USER, 0);
+
+		free(m->text);
+		m->text = xstrdup(json_object_get_string(input));
+		return 0;
+	}
+	if (!json_object_is_type(input, json_type_array)) {
+		*reterr_msg = xstrdup("Invalid type for 'input': expected a "
+				      "string or an array.");
+		return -EINVAL;
+	}
+	n = json_object_array_length(input);
+	for (i = 0; i < n; i++) {
+		v = json_object_array_get_idx(input, i);
+		if (!json_object_is_type(v, json_type_object)) {
+			*reterr_msg = xstrfmt("Invalid type for 'input[%zu]': "
+					      "expected an object.",
+				i);
+			return -EINVAL;
+		}
+		if ((r = conv_parse_responses_item(c, v, (int)i, reterr_msg)) <
+			0)
+			return r;
+	}
+	return 0;
+}
+
 /*
  * Parse a request body.  Returns 0, or -EINVAL with a message in the style
  * of the real API in *reterr_msg (caller frees).  body is borrowed.
@@ -309,6 +493,13 @@ conv_parse(enum reply_format format, struct json_object *body,
 
 	c->format = format;
 	c->system = xstrdup("");
+	if (format == REPLY_RESPONSES) {
+		r = conv_parse_responses(c, body, reterr_msg);
+		if (r < 0)
+			goto fail;
+		*ret_conv = c;
+		return 0;
+	}
 	r = conv_parse_top(c, body, reterr_msg);
 	if (r < 0)
 		goto fail;
@@ -360,7 +551,10 @@ conv_unanswered(
 {
 	char *ids = conv_join_ids(pending, npending), *msg;
 
-	if (c->format == REPLY_OPENAI)
+	if (c->format == REPLY_RESPONSES)
+		msg = xstrfmt(
+			"No tool output found for function call %s.", ids);
+	else if (c->format == REPLY_OPENAI)
 		msg = xstrfmt("An assistant message with 'tool_calls' must be "
 			      "followed by tool messages responding to each "
 			      "'tool_call_id'. The following tool_call_ids did "
@@ -397,7 +591,12 @@ conv_validate(const struct conv *c, char **reterr_msg)
 					strcmp(pending[j], m->call_id) == 0)
 					break;
 			if (j == npending) {
-				*reterr_msg = c->format == REPLY_OPENAI
+				*reterr_msg = c->format == REPLY_RESPONSES
+					? xstrfmt("No tool call found for "
+						  "function call output with "
+						  "call_id %s.",
+						  m->call_id)
+					: c->format == REPLY_OPENAI
 					? xstrdup("Invalid parameter: messages "
 						  "with role 'tool' must be a "
 						  "response to a preceeding "
@@ -490,5 +689,7 @@ conv_free(struct conv *c)
 	free(c->msgs);
 	free(c->model);
 	free(c->system);
+	free(c->cache_key);
+	free(c->previous_response_id);
 	free(c);
 }

@@ -42,6 +42,11 @@ struct conv {
 	int stream;
 	int include_usage;
 	char *system;
+	/* responses */
+	int store;
+	int include_encrypted; /* include: reasoning.encrypted_content */
+	char *cache_key; /* prompt_cache_key */
+	char *previous_response_id;
 	struct conv_msg *msgs;
 	size_t nmsgs;
 };

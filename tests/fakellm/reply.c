@@ -24,6 +24,7 @@ reply_new(void)
 	r->stall_after = -1;
 	r->malformed_after = -1;
 	r->error_after = -1;
+	r->pieces_seed = -1;
 	r->source = "agent";
 	r->rule = -1;
 	return r;
@@ -52,6 +53,7 @@ reply_free(struct reply *r)
 	free(r->stop_reason);
 	free(r->error_type);
 	free(r->error_message);
+	free(r->replay);
 	free(r);
 }
 

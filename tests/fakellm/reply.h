@@ -13,6 +13,7 @@
 enum reply_format {
 	REPLY_OPENAI,
 	REPLY_ANTHROPIC,
+	REPLY_RESPONSES, /* OpenAI Responses: OpenAI errors, typed events */
 };
 
 struct reply_tool {
@@ -54,6 +55,9 @@ struct reply {
 	char *error_type;
 	char *error_message;
 	int fragment;
+	char *replay; /* a recorded stream (.jsonl) sent instead */
+	int pieces; /* > 0: the stream's bytes resent in pieces this big */
+	int pieces_seed; /* >= 0: random piece sizes 1..pieces */
 
 	const char *source; /* borrowed, for the log: "agent", "rule" … */
 	int rule; /* index of the scenario rule, -1: none */

@@ -54,7 +54,8 @@ static const struct scenario_key scenario_match_keys[] = { { "any", T_BOOL },
 static const struct scenario_key scenario_reply_keys[] = { { "text", T_STR },
 	{ "chunks", T_INT }, { "thinking", T_STR }, { "signature", T_STR },
 	{ "tool_calls", T_ARR }, { "args_chunks", T_INT },
-	{ "stop_reason", T_STR }, { "usage", T_OBJ }, { NULL, 0 } };
+	{ "stop_reason", T_STR }, { "usage", T_OBJ }, { "replay", T_STR },
+	{ NULL, 0 } };
 static const struct scenario_key scenario_tool_keys[] = { { "name", T_STR },
 	{ "arguments", T_OBJ | T_STR }, { "id", T_STR }, { NULL, 0 } };
 static const struct scenario_key scenario_usage_keys[] = {
@@ -69,7 +70,8 @@ static const struct scenario_key scenario_stream_keys[] = {
 	{ "cut_after", T_INT }, { "stall_after", T_INT },
 	{ "malformed_after", T_INT }, { "error_after", T_INT },
 	{ "error_type", T_STR }, { "error_message", T_STR },
-	{ "fragment", T_BOOL }, { NULL, 0 }
+	{ "fragment", T_BOOL }, { "pieces", T_INT }, { "pieces_seed", T_INT },
+	{ NULL, 0 }
 };
 
 struct scenario_shorthand {
@@ -244,9 +246,10 @@ scenario_check_rule(struct json_object *rule, size_t i, char **reterr_msg)
 		r = scenario_check(v, scenario_match_keys, w, reterr_msg);
 		s = scenario_str(v, "format");
 		if (r == 0 && s != NULL && strcmp(s, "openai") != 0 &&
-			strcmp(s, "anthropic") != 0) {
-			*reterr_msg = xstrfmt("%s.format: must be openai or "
-					      "anthropic",
+			strcmp(s, "anthropic") != 0 &&
+			strcmp(s, "responses") != 0) {
+			*reterr_msg = xstrfmt("%s.format: must be openai, "
+					      "responses or anthropic",
 				w);
 			r = -EINVAL;
 		}
@@ -438,8 +441,11 @@ scenario_matches(
 		return 0;
 	s = scenario_str(match, "format");
 	if (s != NULL &&
-		strcmp(s, c->format == REPLY_OPENAI ? "openai" : "anthropic") !=
-			0)
+		strcmp(s,
+			c->format == REPLY_OPENAI ? "openai"
+				: c->format == REPLY_RESPONSES
+				? "responses"
+				: "anthropic") != 0)
 		return 0;
 	s = scenario_str(match, "model");
 	if (s != NULL && strcmp(s, c->model) != 0)
@@ -493,6 +499,8 @@ scenario_content(
 		r->signature = xstrdup(s);
 	if ((s = scenario_str(jr, "stop_reason")) != NULL)
 		r->stop_reason = xstrdup(s);
+	if ((s = scenario_str(jr, "replay")) != NULL)
+		r->replay = xstrdup(s);
 	r->text_chunks = scenario_int(jr, "chunks", r->text_chunks);
 	r->args_chunks = scenario_int(jr, "args_chunks", r->args_chunks);
 	if (json_object_object_get_ex(jr, "usage", &usage)) {
@@ -540,6 +548,8 @@ scenario_stream(struct reply *r, struct json_object *st)
 	if ((s = scenario_str(st, "error_message")) != NULL)
 		r->error_message = xstrdup(s);
 	r->fragment = scenario_int(st, "fragment", 0);
+	r->pieces = scenario_int(st, "pieces", 0);
+	r->pieces_seed = scenario_int(st, "pieces_seed", -1);
 }
 
 /*

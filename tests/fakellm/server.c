@@ -18,6 +18,7 @@
 #include "cache.h"
 #include "conv.h"
 #include "record.h"
+#include "replay.h"
 #include "reply.h"
 #include "scenario.h"
 #include "server.h"
@@ -26,6 +27,7 @@
 #define SERVER_MAX_BODY (64 * 1024 * 1024)
 #define SERVER_TIMEOUT_S 600
 #define SERVER_FRAGMENT_DELAY_MS 10
+#define SERVER_STORED_MAX 256 /* responses kept for previous_response_id */
 
 /*
  * One response in progress.  Streams are sent event by event from a timer
@@ -260,8 +262,8 @@ server_error(struct fakellm *fl, struct evhttp_request *req,
 
 	reply_set_fail(r, status, type, code, message);
 	server_json(fl, req, status,
-		format == REPLY_OPENAI ? sse_openai_error(r)
-				       : sse_anthropic_error(r),
+		format != REPLY_ANTHROPIC ? sse_openai_error(r)
+					  : sse_anthropic_error(r),
 		0);
 	reply_free(r);
 }
@@ -277,7 +279,7 @@ server_check_key(struct fakellm *fl, struct evhttp_request *req,
 
 	if (fl->require_key == NULL)
 		return 0;
-	if (format == REPLY_OPENAI) {
+	if (format != REPLY_ANTHROPIC) {
 		v = evhttp_find_header(h, "Authorization");
 		want = xstrfmt("Bearer %s", fl->require_key);
 		ok = v != NULL && strcmp(v, want) == 0;
@@ -340,16 +342,26 @@ server_effects(
 			format == REPLY_OPENAI
 				? sse_openai_error_event(
 					  r->error_type, r->error_message)
+				: format == REPLY_RESPONSES
+				? sse_responses_error_event(
+					  r->error_type, r->error_message)
 				: sse_anthropic_error_event(
 					  r->error_type, r->error_message));
 	}
 	if (r->malformed_after >= 0)
 		sse_events_insert(&rs->ev, (size_t)r->malformed_after,
 			format == REPLY_OPENAI ? sse_openai_malformed()
-					       : sse_anthropic_malformed());
+				: format == REPLY_RESPONSES
+				? sse_responses_malformed()
+				: sse_anthropic_malformed());
 	rs->delay_ms = r->delay_ms;
 	rs->cut_after = r->cut_after;
 	rs->stall_after = r->stall_after;
+	if (r->pieces > 0) {
+		/* The same bytes in pieces: counts are pieces now. */
+		replay_pieces(&rs->ev, r->pieces, r->pieces_seed);
+		return;
+	}
 	if (!r->fragment)
 		return;
 	for (i = 0; i < rs->ev.n; i++) {
@@ -377,8 +389,8 @@ server_send_reply(struct fakellm *fl, struct evhttp_request *req,
 	unsigned seq = ++fl->msg_seq;
 
 	v = xstrfmt("req_fake%04u", seq);
-	server_header(
-		req, format == REPLY_OPENAI ? "x-request-id" : "request-id", v);
+	server_header(req,
+		format != REPLY_ANTHROPIC ? "x-request-id" : "request-id", v);
 	free(v);
 	if (r->status != 0) {
 		if (r->retry_after >= 0) {
@@ -392,15 +404,17 @@ server_send_reply(struct fakellm *fl, struct evhttp_request *req,
 			free(v);
 		}
 		server_json(fl, req, r->status,
-			format == REPLY_OPENAI ? sse_openai_error(r)
-					       : sse_anthropic_error(r),
+			format != REPLY_ANTHROPIC ? sse_openai_error(r)
+						  : sse_anthropic_error(r),
 			r->initial_delay_ms);
 		return;
 	}
 	if (!c->stream) {
 		server_json(fl, req, 200,
 			format == REPLY_OPENAI ? sse_openai_body(r, c, seq)
-					       : sse_anthropic_body(r, c, seq),
+				: format == REPLY_RESPONSES
+				? sse_responses_body(r, c, seq)
+				: sse_anthropic_body(r, c, seq),
 			r->initial_delay_ms);
 		return;
 	}
@@ -408,8 +422,21 @@ server_send_reply(struct fakellm *fl, struct evhttp_request *req,
 	rs->stream = 1;
 	server_header(req, "Content-Type", "text/event-stream; charset=utf-8");
 	server_header(req, "Cache-Control", "no-cache");
-	if (format == REPLY_OPENAI)
+	if (r->replay != NULL) {
+		char *err = NULL;
+
+		if (replay_load(r->replay, &rs->ev, &err) < 0) {
+			log_warn("%s", err);
+			sse_events_add(&rs->ev,
+				format == REPLY_ANTHROPIC
+					? sse_anthropic_error_event(NULL, err)
+					: sse_openai_error_event(NULL, err));
+			free(err);
+		}
+	} else if (format == REPLY_OPENAI)
 		sse_openai_events(r, c, seq, &rs->ev);
+	else if (format == REPLY_RESPONSES)
+		sse_responses_events(r, c, seq, &rs->ev);
 	else
 		sse_anthropic_events(r, c, seq, &rs->ev);
 	server_effects(rs, r, format);
@@ -448,6 +475,100 @@ server_pick(struct fakellm *fl, const struct conv *c)
 	return agent_reply(c, 0, &fl->tool_seq);
 }
 
+/*
+ * Responses previous_response_id: the stored response's input and output
+ * go before this request's input (in j, in place).  0, or -ENOENT once
+ * the error is sent.
+ */
+static int
+server_prev_expand(
+	struct fakellm *fl, struct evhttp_request *req, struct json_object *j)
+{
+	struct json_object *v, *prev, *input, *all, *m;
+	const char *id;
+	char *msg;
+	size_t i, n;
+
+	if (!json_object_object_get_ex(j, "previous_response_id", &v) ||
+		!json_object_is_type(v, json_type_string))
+		return 0;
+	id = json_object_get_string(v);
+	if (fl->stored == NULL ||
+		!json_object_object_get_ex(fl->stored, id, &prev)) {
+		msg = xstrfmt("Previous response with id '%s' not found.", id);
+		server_error(fl, req, REPLY_RESPONSES, 400,
+			"invalid_request_error", "previous_response_not_found",
+			msg);
+		free(msg);
+		return -ENOENT;
+	}
+	all = json_object_new_array();
+	n = json_object_array_length(prev);
+	for (i = 0; i < n; i++)
+		json_object_array_add(all,
+			json_object_get(json_object_array_get_idx(prev, i)));
+	if (json_object_object_get_ex(j, "input", &input) &&
+		json_object_is_type(input, json_type_string)) {
+		m = json_object_new_object();
+		json_object_object_add(
+			m, "role", json_object_new_string("user"));
+		json_object_object_add(m, "content", json_object_get(input));
+		json_object_array_add(all, m);
+	} else if (json_object_is_type(input, json_type_array)) {
+		n = json_object_array_length(input);
+		for (i = 0; i < n; i++)
+			json_object_array_add(all,
+				json_object_get(
+					json_object_array_get_idx(input, i)));
+	}
+	json_object_object_add(j, "input", all);
+	return 0;
+}
+
+/* Responses store: keep what the response with this seq saw and said. */
+static void
+server_store(struct fakellm *fl, struct json_object *j, const struct reply *r,
+	const struct conv *c, unsigned seq)
+{
+	struct json_object *input, *all, *out;
+	char *id;
+	size_t i, n;
+
+	if (c->format != REPLY_RESPONSES || !c->store || r->status != 0 ||
+		r->replay != NULL)
+		return;
+	if (fl->stored == NULL ||
+		json_object_object_length(fl->stored) >= SERVER_STORED_MAX) {
+		json_object_put(fl->stored);
+		fl->stored = json_object_new_object();
+	}
+	all = json_object_new_array();
+	if (json_object_object_get_ex(j, "input", &input) &&
+		json_object_is_type(input, json_type_string)) {
+		struct json_object *m = json_object_new_object();
+
+		json_object_object_add(
+			m, "role", json_object_new_string("user"));
+		json_object_object_add(m, "content", json_object_get(input));
+		json_object_array_add(all, m);
+	} else if (json_object_is_type(input, json_type_array)) {
+		n = json_object_array_length(input);
+		for (i = 0; i < n; i++)
+			json_object_array_add(all,
+				json_object_get(
+					json_object_array_get_idx(input, i)));
+	}
+	out = sse_responses_output(r, c, seq);
+	n = json_object_array_length(out);
+	for (i = 0; i < n; i++)
+		json_object_array_add(all,
+			json_object_get(json_object_array_get_idx(out, i)));
+	json_object_put(out);
+	id = xstrfmt("resp_fake%04u", seq);
+	json_object_object_add(fl->stored, id, all);
+	free(id);
+}
+
 static void
 server_chat(struct fakellm *fl, struct evhttp_request *req,
 	enum reply_format format, const char *body, size_t len)
@@ -475,14 +596,26 @@ server_chat(struct fakellm *fl, struct evhttp_request *req,
 		json_object_put(j);
 		server_error(fl, req, format, 400, "invalid_request_error",
 			NULL,
-			format == REPLY_OPENAI ? "We could not parse the JSON "
-						 "body of your request."
-					       : "There was an error parsing "
-						 "the body of your request.");
+			format != REPLY_ANTHROPIC
+				? "We could not parse the JSON "
+				  "body of your request."
+				: "There was an error parsing "
+				  "the body of your request.");
 		log_info("request %u: 400 (body is not JSON)", fl->requests);
 		return;
 	}
 	json_tokener_free(tok);
+	if (format == REPLY_RESPONSES) {
+		if (server_prev_expand(fl, req, j) < 0) {
+			log_info("request %u: 400 (previous_response_id)",
+				fl->requests);
+			json_object_put(j);
+			return;
+		}
+		/* The whole context counts, stored part included. */
+		len = strlen(json_object_to_json_string_ext(
+			j, JSON_C_TO_STRING_PLAIN));
+	}
 	if (conv_parse(format, j, &c, &err) < 0 ||
 		((fl->scenario == NULL || scenario_validates(fl->scenario)) &&
 			conv_validate(c, &err) < 0)) {
@@ -497,9 +630,10 @@ server_chat(struct fakellm *fl, struct evhttp_request *req,
 	if (fl->cache == NULL)
 		fl->cache = cache_new();
 	cache_account(fl->cache, format, j, &cache_read, &cache_write);
-	json_object_put(j);
 	r = server_pick(fl, c);
 	server_usage(r, len);
+	server_store(fl, j, r, c, fl->msg_seq + 1);
+	json_object_put(j);
 	r->cache_read =
 		cache_read < r->input_tokens ? cache_read : r->input_tokens;
 	r->cache_write = cache_write < r->input_tokens - r->cache_read
@@ -550,6 +684,10 @@ server_request_cb(struct evhttp_request *req, void *arg)
 		strcmp(path, "/messages") == 0) {
 		chat = 1;
 		format = REPLY_ANTHROPIC;
+	} else if (strcmp(path, "/v1/responses") == 0 ||
+		strcmp(path, "/responses") == 0) {
+		chat = 1;
+		format = REPLY_RESPONSES;
 	}
 	body = xmalloc(len + 1);
 	evbuffer_remove(in, body, len);
@@ -620,4 +758,6 @@ server_stop(struct fakellm *fl)
 	fl->http = NULL;
 	cache_free(fl->cache);
 	fl->cache = NULL;
+	json_object_put(fl->stored);
+	fl->stored = NULL;
 }

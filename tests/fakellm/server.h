@@ -5,6 +5,7 @@
 #include <sys/queue.h>
 
 struct event_base;
+struct json_object;
 struct evhttp;
 struct scenario;
 struct server_resp;
@@ -21,6 +22,7 @@ struct fakellm {
 	unsigned msg_seq; /* responses handed out */
 	TAILQ_HEAD(, server_resp) resps; /* responses in progress */
 	struct cache *cache; /* prefix caching (cache.c) */
+	struct json_object *stored; /* responses: id -> its input + output */
 };
 
 /*

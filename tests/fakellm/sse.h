@@ -42,6 +42,20 @@ char *sse_openai_error_event(const char *type, const char *message);
 /* An event whose data is not valid JSON. */
 char *sse_openai_malformed(void);
 
+/* The stream of r as response.* events (OpenAI Responses). */
+void sse_responses_events(const struct reply *r, const struct conv *c,
+	unsigned seq, struct sse_events *out);
+/* The non-stream response object of r. */
+char *sse_responses_body(
+	const struct reply *r, const struct conv *c, unsigned seq);
+/* The output items of r's response (a new array). */
+struct json_object *sse_responses_output(
+	const struct reply *r, const struct conv *c, unsigned seq);
+/* An in-stream error event, then response.failed. */
+char *sse_responses_error_event(const char *type, const char *message);
+/* An event whose data is not valid JSON. */
+char *sse_responses_malformed(void);
+
 /* The stream of r as message_start … message_stop events. */
 void sse_anthropic_events(const struct reply *r, const struct conv *c,
 	unsigned seq, struct sse_events *out);

@@ -347,7 +347,7 @@ class Env:
     def use_fakellm(self, url=None, scheme="openai_chat", extra=""):
         """Write a config whose default provider is the fakellm at url."""
         url = url or self.fakellm_url
-        base = url + "/v1" if scheme == "openai_chat" else url
+        base = url + "/v1" if scheme.startswith("openai") else url
         self.write_config(
             "[defaults]\nmodel = fake/fake-model\n\n"
             "[provider.fake]\nscheme = %s\nbase_url = %s\n%s" %

@@ -123,7 +123,8 @@ def test_prompt_cache(env):
     on both schemes; prompt_cache=false sends no hints, so nothing is."""
     url = env.start_fakellm([], record=record_path(env))
     for scheme, on in (("anthropic", True), ("openai_chat", True),
-                       ("anthropic", False), ("openai_chat", False)):
+                       ("openai_responses", True), ("anthropic", False),
+                       ("openai_chat", False), ("openai_responses", False)):
         extra = {} if on else {"prompt_cache": False}
         w = worker(env, url, window=50000, scheme=scheme, **extra)
         p = w.client()
@@ -344,6 +345,11 @@ def test_overflow_anthropic(env):
     test_overflow_retry(env, "anthropic")
 
 
+def test_overflow_responses(env):
+    """Responses' context_length_exceeded is an overflow too."""
+    test_overflow_retry(env, "openai_responses")
+
+
 def test_overflow_twice(env):
     # Overflow again right after a compaction: an error, never a loop.
     boom2 = {"match": {"user_contains": "BANG"}, "fail": "overflow"}
@@ -554,7 +560,8 @@ if __name__ == "__main__":
     pvtest.run_tests([
         test_accounting, test_prompt_cache, test_manual_compact, test_300_turns_small_window,
         test_anthropic_small_window, test_mid_turn, test_paused_pending_tools,
-        test_overflow_retry, test_overflow_anthropic, test_overflow_twice,
+        test_overflow_retry, test_overflow_anthropic,
+        test_overflow_responses, test_overflow_twice,
         test_summary_failure,
         test_auto_off_after_failures, test_kill_during_summary,
         test_kill_after_compact_done, test_tail_over_threshold, test_disabled,

@@ -627,6 +627,205 @@ class CacheTests(unittest.TestCase):
         self.assertEqual(u4["prompt_tokens_details"]["cached_tokens"], 0)
 
 
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "..", "fixtures", "responses")
+
+
+def responses_req(input, stream=True, **extra):
+    body = {"model": "gpt-test", "stream": stream, "input": input}
+    body.update(extra)
+    return body
+
+
+def user_item(text):
+    return {"type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": text}]}
+
+
+def responses_collect(test, data):
+    """Check the typed-event framing; returns (events, terminal response)."""
+    events = sse(data)
+    out = []
+    for i, (name, d) in enumerate(events):
+        o = json.loads(d)
+        test.assertEqual(name, o["type"], "event: line = data.type")
+        test.assertEqual(o["sequence_number"], i)
+        out.append(o)
+    test.assertEqual([o["type"] for o in out[:2]],
+                     ["response.created", "response.in_progress"])
+    test.assertIn(out[-1]["type"],
+                  ("response.completed", "response.incomplete"))
+    # Each item: added, then its deltas, then done, in output order.
+    done = [o["item"] for o in out if o["type"] == "response.output_item.done"]
+    test.assertEqual(done, out[-1]["response"]["output"])
+    return out, out[-1]["response"]
+
+
+class ResponsesTests(unittest.TestCase):
+    """POST /v1/responses: the typed stream, items, store, caching, replay."""
+
+    def setUp(self):
+        self.srv = Server()
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def tearDown(self):
+        self.assertEqual(self.srv.stop(), 0)
+
+    def post(self, body, status=200):
+        st, _, data, complete = self.srv.post("/v1/responses", body)
+        self.assertEqual(st, status, data)
+        self.assertTrue(complete)
+        return data
+
+    def test_text_and_tool_call(self):
+        out, resp = responses_collect(
+            self, self.post(responses_req([user_item("@bash echo hi")])))
+        self.assertEqual(resp["status"], "completed")
+        fc = resp["output"][0]
+        self.assertEqual((fc["type"], fc["name"], fc["call_id"]),
+                         ("function_call", "bash", "call_fake_0001"))
+        args = "".join(o["delta"] for o in out if o["type"] ==
+                       "response.function_call_arguments.delta")
+        self.assertEqual(json.loads(args), {"command": "echo hi"})
+        self.assertEqual(args, fc["arguments"])
+        # The output goes back as input; its call must be answered.
+        hist = [user_item("@bash echo hi"),
+                {"type": "function_call", "call_id": fc["call_id"],
+                 "name": "bash", "arguments": fc["arguments"]}]
+        data = self.post(responses_req(hist), 400)
+        self.assertIn(b"No tool output found for function call "
+                      b"call_fake_0001.", data)
+        hist.append({"type": "function_call_output",
+                     "call_id": fc["call_id"], "output": "hi"})
+        out, resp = responses_collect(self, self.post(responses_req(hist)))
+        text = "".join(o["delta"] for o in out
+                       if o["type"] == "response.output_text.delta")
+        self.assertEqual(text, "done: bash ok: hi")
+        self.assertEqual(resp["output"][0]["content"][0]["text"], text)
+        data = self.post(responses_req(
+            [user_item("x"), {"type": "function_call_output",
+                              "call_id": "call_nope", "output": "x"}]), 400)
+        self.assertIn(b"No tool call found for function call output with "
+                      b"call_id call_nope.", data)
+
+    def test_reasoning_store_false(self):
+        scen = os.path.join(self.tmp.name, "s.json")
+        with open(scen, "w") as f:
+            json.dump([{"match": {"format": "responses"},
+                        "reply": {"thinking": "Plan: say hi.",
+                                  "text": "hi", "chunks": 2}}], f)
+        self.srv.stop()
+        self.srv = Server("--scenario", scen)
+        body = responses_req([user_item("hello")], store=False,
+                             include=["reasoning.encrypted_content"])
+        out, resp = responses_collect(self, self.post(body))
+        rs = resp["output"][0]
+        self.assertEqual(rs["type"], "reasoning")
+        self.assertTrue(rs["encrypted_content"].startswith("gAAAAB"))
+        self.assertEqual(rs["summary"][0]["text"], "Plan: say hi.")
+        self.assertEqual("".join(
+            o["delta"] for o in out
+            if o["type"] == "response.reasoning_summary_text.delta"),
+            "Plan: say hi.")
+        self.assertGreater(resp["usage"]["output_tokens_details"]
+                           ["reasoning_tokens"], 0)
+        # store:false without the blob: the id names nothing.
+        bad = {"type": "reasoning", "id": rs["id"], "summary": []}
+        data = self.post(responses_req(
+            [user_item("hello"), bad, user_item("more")], store=False), 400)
+        self.assertIn(b"Items are not persisted when `store` is set to "
+                      b"false", data)
+        ok = dict(bad, encrypted_content=rs["encrypted_content"])
+        self.post(responses_req(
+            [user_item("hello"), ok, resp["output"][1], user_item("more")],
+            store=False, stream=False))
+
+    def test_previous_response_id(self):
+        r1 = json.loads(self.post(responses_req("first", stream=False)))
+        self.assertTrue(r1["store"])
+        r2 = json.loads(self.post(responses_req(
+            "second", stream=False, previous_response_id=r1["id"])))
+        self.assertEqual(r2["previous_response_id"], r1["id"])
+        self.assertGreater(r2["usage"]["input_tokens"],
+                           r1["usage"]["input_tokens"])
+        data = self.post(responses_req(
+            "x", previous_response_id="resp_missing"), 400)
+        self.assertIn(b"previous_response_not_found", data)
+        # store:false responses are not kept.
+        r3 = json.loads(self.post(responses_req("x", stream=False,
+                                                store=False)))
+        self.post(responses_req("y", previous_response_id=r3["id"]), 400)
+
+    def test_prefix_cache(self):
+        hist = [user_item("word " * 400)]
+        body = responses_req(hist, prompt_cache_key="pod-a",
+                             instructions="be brief")
+        _, u1 = responses_collect(self, self.post(body))
+        self.assertEqual(u1["usage"]["input_tokens_details"]
+                         ["cached_tokens"], 0)
+        hist2 = hist + [u1["output"][0], user_item("next")]
+        _, u2 = responses_collect(self, self.post(
+            dict(body, input=hist2)))
+        cached = u2["usage"]["input_tokens_details"]["cached_tokens"]
+        self.assertGreater(cached, 400)
+        self.assertLess(cached, u2["usage"]["input_tokens"])
+        _, u3 = responses_collect(self, self.post(responses_req(hist2)))
+        self.assertEqual(u3["usage"]["input_tokens_details"]
+                         ["cached_tokens"], 0)
+
+    def test_incomplete_and_errors(self):
+        scen = os.path.join(self.tmp.name, "s.json")
+        with open(scen, "w") as f:
+            json.dump([
+                {"match": {"user_contains": "long"},
+                 "reply": {"text": "cut", "stop_reason": "max_tokens"}},
+                {"match": {"user_contains": "huge"}, "fail": "overflow"},
+                {"match": {"user_contains": "boom"},
+                 "stream": {"error_after": 3, "error_type": "server_error"}},
+            ], f)
+        self.srv.stop()
+        self.srv = Server("--scenario", scen)
+        out, resp = responses_collect(self, self.post(
+            responses_req([user_item("long")])))
+        self.assertEqual(out[-1]["type"], "response.incomplete")
+        self.assertEqual(resp["incomplete_details"],
+                         {"reason": "max_output_tokens"})
+        self.assertEqual(resp["output"][0]["status"], "incomplete")
+        data = json.loads(self.post(responses_req([user_item("huge")]), 400))
+        self.assertEqual(data["error"]["code"], "context_length_exceeded")
+        ev = sse(self.post(responses_req([user_item("boom")])))
+        self.assertEqual([n for n, _ in ev][-2:],
+                         ["error", "response.failed"])
+        self.assertEqual(json.loads(ev[-1][1])["response"]["error"]["code"],
+                         "server_error")
+
+    def test_replay_in_pieces(self):
+        fixture = os.path.join(FIXTURES, "reasoning_function_call.jsonl")
+        with open(fixture) as f:
+            lines = [l.rstrip("\n") for l in f if l.strip()]
+        want = "".join("event: %s\ndata: %s\n\n" % (json.loads(l)["type"], l)
+                       for l in lines).encode()
+        scen = os.path.join(self.tmp.name, "s.json")
+        with open(scen, "w") as f:
+            json.dump([{"match": {"request": 1}, "reply": {"replay": fixture},
+                        "stream": {"pieces": 1}},
+                       {"match": {"request": 2}, "reply": {"replay": fixture},
+                        "stream": {"pieces": 200, "pieces_seed": 7,
+                                   "delay_ms": 1}},
+                       {"match": {"request": 3},
+                        "reply": {"replay": "/nonexistent.jsonl"}}], f)
+        self.srv.stop()
+        self.srv = Server("--scenario", scen)
+        for _ in range(2):
+            # Byte for byte what was recorded, however it is cut.
+            self.assertEqual(self.post(responses_req([user_item("go")])),
+                             want)
+        data = self.post(responses_req([user_item("go")]))
+        self.assertIn(b"/nonexistent.jsonl", data)
+
+
+
 class MiscTests(unittest.TestCase):
     def test_record_and_require_key(self):
         with tempfile.TemporaryDirectory() as tmp:

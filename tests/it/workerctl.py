@@ -92,9 +92,10 @@ class Worker:
         if restore:
             argv.append("--restore")
         fd = child.fileno()
-        # Put the channel on fd 3 (and close the original number).
+        # Put the channel on fd 3 (and close the original number); bash,
+        # since dash takes no fd numbers above 9 in redirections.
         sh = 'exec "$@" 3<&%d %d<&-' % (fd, fd)
-        self.proc = subprocess.Popen(["/bin/sh", "-c", sh, "sh"] + argv,
+        self.proc = subprocess.Popen(["/bin/bash", "-c", sh, "sh"] + argv,
                                      pass_fds=(fd,), env=self.env.env,
                                      stdin=subprocess.DEVNULL,
                                      stdout=errf, stderr=errf)
@@ -105,7 +106,8 @@ class Worker:
         self.restore = restore
 
     def start_params(self):
-        base = self.url + "/v1" if self.scheme == "openai_chat" else self.url
+        base = (self.url + "/v1" if self.scheme.startswith("openai")
+                else self.url)
         runtime = os.path.join(self.env.runtime, "pods", self.name)
         p = {
             "name": self.name, "cwd": self.env.work, "parent": None,
