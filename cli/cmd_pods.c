@@ -176,7 +176,7 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	struct scope_rule rule;
 	struct json_object *params;
 	struct msg reply;
-	char *cwd = NULL, *err = NULL;
+	char *cwd = NULL, *err = NULL, *scope_cwd = NULL;
 	size_t nspecs = 0, i;
 	int c, ex = 0, r;
 
@@ -275,8 +275,18 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 			cwd_arg != NULL ? cwd_arg : ".", strerror(-r));
 		goto out;
 	}
+	/* With --worktree relative targets are inside the new worktree. */
+	if (worktree && nspecs > 0) {
+		char *p = xstrfmt("%s/worktrees/%s", cli->paths.state, name);
+
+		if (scope_normalize(p, NULL, &scope_cwd) < 0)
+			scope_cwd = xstrdup(p);
+		free(p);
+	}
 	for (i = 0; i < nspecs; i++) {
-		if (scope_rule_parse_spec(specs[i], cwd, &rule, &err) < 0) {
+		if (scope_rule_parse_spec(specs[i],
+			    scope_cwd != NULL ? scope_cwd : cwd, &rule,
+			    &err) < 0) {
 			r = cli_usage_error(cmd, "bad --scope '%s': %s",
 				specs[i], err != NULL ? err : "invalid");
 			free(err);
@@ -363,6 +373,7 @@ out:
 	json_object_put(mcp);
 	scope_rules_clear(&rules);
 	free(cwd);
+	free(scope_cwd);
 	free(specs);
 	return r;
 }

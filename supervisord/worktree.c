@@ -599,6 +599,7 @@ worktree_spawn_params(struct daemon *d, struct pod *viewer, struct conn *c,
 	struct json_object *w = msg_param(m, "worktree"), *v;
 	const char *name = msg_param_str(m, "name");
 	const char *base = NULL, *branch = NULL;
+	char *norm = NULL;
 	struct wt_op *op;
 
 	*ret = NULL;
@@ -660,6 +661,11 @@ worktree_spawn_params(struct daemon *d, struct pod *viewer, struct conn *c,
 	op->wt.branch = op->branch_req != NULL ? xstrdup(op->branch_req)
 					       : xstrfmt("pod/%s", name);
 	op->wt.path = xstrfmt("%s/worktrees/%s", d->paths.state, name);
+	/* As the pod's cwd will be (podops_spawn normalises it). */
+	if (scope_normalize(op->wt.path, NULL, &norm) == 0) {
+		free(op->wt.path);
+		op->wt.path = norm;
+	}
 	if (viewer != NULL && viewer->wt != NULL) {
 		/* The parent's worktree: its git dirs as recorded. */
 		char *known = xstrfmt("%s\n%s\n%s\n", viewer->wt->path,

@@ -97,6 +97,7 @@ def test_two_pods_diff_merge_forget(env):
     out = spawn_wt(env, "left", repo).stdout
     check("pod/left" in out, out)
     spawn_wt(env, "right", repo, "--branch", "try/right")
+    spawn_wt(env, "third", repo)
 
     pods = {p["name"]: p for p in cli_json(env, "ls")["pods"]}
     wl, wr = pods["left"]["worktree"], pods["right"]["worktree"]
@@ -119,6 +120,7 @@ def test_two_pods_diff_merge_forget(env):
     write_via(env, "left", "notes.txt", "left was here\\n")
     write_via(env, "right", "story.txt", "one\\nTWO by right\\nthree\\n",
               read_first=True)
+    write_via(env, "third", "third.txt", "elsewhere\\n")
     check(open(os.path.join(repo, "story.txt")).read() ==
           "one\ntwo\nthree\n", "the user's tree changed")
 
@@ -162,6 +164,16 @@ def test_two_pods_diff_merge_forget(env):
           "the right pod's branch moved")
     check("+TWO by right" in cli(env, "diff", "right").stdout, "diff")
 
+    # No conflict, but main moved on since third began: a merge commit.
+    cli(env, "merge", "third")
+    check(open(os.path.join(repo, "third.txt")).read() == "elsewhere\n" and
+          "TWO by left" in open(os.path.join(repo, "story.txt")).read(),
+          "third is not merged beside left")
+    check(git(repo, "rev-list", "--merges", "HEAD").strip() != "",
+          "no merge commit")
+    check(git(repo, "rev-parse", "HEAD^1").strip() == merged_head,
+          "the merge is not on top of main")
+
     # forget: a dirty worktree needs --force; the branch is kept.
     cli(env, "stop", "left")
     cli(env, "stop", "right")
@@ -176,8 +188,9 @@ def test_two_pods_diff_merge_forget(env):
     cli(env, "forget", "right", "--force", "--delete-branch")
     check(not os.path.exists(wr["path"]), "right's worktree is still there")
     git(repo, "rev-parse", "--verify", "--quiet", "try/right", code=1)
-    check("worktrees" not in git(repo, "worktree", "list"),
-          git(repo, "worktree", "list"))
+    listed = git(repo, "worktree", "list")
+    check("worktrees/left" not in listed and "worktrees/right" not in listed
+          and "worktrees/third" in listed, listed)
 
 
 def test_squash_and_restore(env):
@@ -192,10 +205,14 @@ def test_squash_and_restore(env):
     git(repo, "commit", "-q", "--allow-empty", "-m", "side base")
     side = git(repo, "rev-parse", "HEAD").strip()
     git(repo, "checkout", "-q", "main")
-    spawn_wt(env, "sq", repo, "--base", "side")
+    spawn_wt(env, "sq", repo, "--base", "side", "--scope", "write:.",
+             "--scope", "read:%s" % env.root)
     d = cli_json(env, "status", "sq")
     check(d["worktree"]["base"] == side and d["worktree"]["dirty"] is False,
           d["worktree"])
+    # A relative --scope target is inside the worktree.
+    check([r["target"] for r in d["effective_write"]] ==
+          [d["worktree"]["path"]], d["effective_write"])
     write_via(env, "sq", "new.txt", "hello\\n")
     cli(env, "stop", "sq")
     env.kill_daemon()
