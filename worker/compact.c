@@ -16,6 +16,7 @@
 #include "worker/podsock.h"
 #include "worker/provider.h"
 #include "worker/session.h"
+#include "worker/spend.h"
 #include "worker/tool_pod.h"
 #include "worker/tools.h"
 #include "worker/turn.h"
@@ -324,10 +325,12 @@ compact_commit(struct compact *c, const char *text)
 	cs.model = w->pc.model;
 	cs.system = system;
 	cs.summary = summary;
+	cs.usage_total = spend_pod_json(w->spend);
 	/* The plan holds references to the old entries: drop it first. */
 	cut = c->plan.cut;
 	compact_plan_clear(&c->plan);
 	r = compact_seg_switch(&cs, &w->session, cut, &err);
+	json_object_put(cs.usage_total);
 	free(system);
 	free(summary);
 	if (r < 0) {
@@ -379,6 +382,8 @@ compact_done_cb(void *arg, const struct llm_result *res)
 	struct compact *c = arg;
 
 	c->call = NULL;
+	/* The summary costs tokens too: counted before the switch. */
+	spend_add(c->w->spend, &res->usage);
 	if (res->failed)
 		compact_failed(c, "provider_error",
 			res->error ? res->error : "the summary request failed");

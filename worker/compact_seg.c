@@ -80,6 +80,9 @@ compact_seg_start(const struct compact_seg *cs)
 		json_object_new_string(cs->compacted_from));
 	json_object_object_add(
 		e, "summary", json_object_new_string(cs->summary));
+	if (cs->usage_total != NULL)
+		json_object_object_add(
+			e, "usage_total", json_object_get(cs->usage_total));
 	return e;
 }
 

@@ -24,6 +24,7 @@ struct compact_seg {
 	const char *model;
 	const char *system;
 	const char *summary;
+	struct json_object *usage_total; /* the pod's totals, borrowed */
 };
 
 /*

@@ -20,6 +20,7 @@
 #include "proto/frame.h"
 #include "proto/msg.h"
 #include "worker/session.h"
+#include "worker/spend.h"
 #include "worker/turn.h"
 #include "worker/worker.h"
 
@@ -181,6 +182,7 @@ link_reattach_cb(struct conn *c, struct msg *m, void *arg)
 	l->backoff_ms = LINK_BACKOFF_MIN_MS;
 	link_flush_queue(l);
 	link_send_held(l);
+	spend_report(l->w->spend);
 }
 
 static void
@@ -271,6 +273,7 @@ link_start(void *ctx, struct conn *c, struct msg *m)
 	json_object_object_add(data, "session", sess);
 	conn_send_event(c, "ready", data, m->id);
 	turn_report_state(w->turn);
+	spend_report(w->spend);
 	approval_started(w->approval);
 }
 
@@ -436,6 +439,8 @@ link_on_message(struct conn *c, struct msg *m, void *arg)
 		/* scope_changed is an event on the channel. */
 		if (strcmp(m->name, "scope_changed") == 0 && l->w->started)
 			link_scope_changed(l, c, m);
+		else if (strcmp(m->name, "budget") == 0)
+			spend_budget_event(l->w->spend, m);
 		else if (strcmp(m->name, "shutdown") == 0)
 			worker_shutdown(l->w);
 		return;
@@ -557,7 +562,7 @@ link_send_event(struct link *l, const char *event, struct json_object *data)
 	 * events become pod events for the parent and are never dropped
 	 * (one per turn: the queue grows with turns, not with time).
 	 */
-	if (strcmp(event, "state") == 0)
+	if (strcmp(event, "state") == 0 || strcmp(event, "usage") == 0)
 		link_queue_drop(l, event);
 	json_object_array_add(l->queue, ev);
 }
@@ -627,10 +632,14 @@ link_close(struct link *l)
 		conn_close(l->conn);
 }
 
-/* True when nothing remains to be written to the supervisor. */
+/*
+ * True when nothing remains to be written to the supervisor.  A closing
+ * conn still writes what it holds (link_close() on exit): not flushed
+ * until that is out, or the exit would drop the events behind a full
+ * socket buffer.
+ */
 bool
 link_flushed(const struct link *l)
 {
-	return l == NULL || l->conn == NULL || !conn_is_open(l->conn) ||
-		conn_out_pending(l->conn) == 0;
+	return l == NULL || l->conn == NULL || conn_out_pending(l->conn) == 0;
 }

@@ -26,6 +26,7 @@
 #include "worker/compact.h"
 #include "worker/link.h"
 #include "worker/session.h"
+#include "worker/spend.h"
 #include "worker/tool_pod.h"
 #include "worker/turn.h"
 #include "worker/worker.h"
@@ -142,6 +143,7 @@ podsock_greeting(struct worker *w)
 	json_object_object_add(g, "context_tokens",
 		json_object_new_int64(
 			w->turn ? turn_context_tokens(w->turn) : 0));
+	spend_snapshot_fields(w->spend, g);
 	return g;
 }
 

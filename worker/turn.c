@@ -17,6 +17,7 @@
 #include "worker/compact.h"
 #include "worker/link.h"
 #include "worker/session.h"
+#include "worker/spend.h"
 #include "worker/tool_pod.h"
 #include "worker/turn.h"
 #include "worker/turn_int.h"
@@ -309,6 +310,7 @@ turn_begin(struct turn *t, const char *trigger)
 	struct json_object *d;
 
 	t->requests = 0;
+	spend_turn_begin(t->w->spend);
 	free(t->last_text);
 	t->last_text = NULL;
 	turn_set_status(t, TURN_RUNNING);
@@ -446,6 +448,7 @@ turn_stop(struct turn *t, const char *result, const char *code,
 	json_object_object_add(d, "result", json_object_new_string(result));
 	if (err != NULL)
 		json_object_object_add(d, "error", json_object_get(err));
+	spend_turn_fields(t->w->spend, d);
 	turn_emit(t, "run_end", d);
 	turn_set_status(t, paused ? TURN_PAUSED : TURN_IDLE);
 
@@ -460,6 +463,7 @@ turn_stop(struct turn *t, const char *result, const char *code,
 		json_object_object_add(d, "text",
 			json_object_new_string(
 				t->last_text ? t->last_text : ""));
+		spend_turn_fields(t->w->spend, d);
 		link_send_event(t->w->link, "turn_ended", d);
 	}
 	if (!paused && !turn_items_empty(&t->items))

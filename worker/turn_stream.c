@@ -16,6 +16,7 @@
 #include "worker/compact.h"
 #include "worker/link.h"
 #include "worker/session.h"
+#include "worker/spend.h"
 #include "worker/tool_pod.h"
 #include "worker/turn.h"
 #include "worker/turn_int.h"
@@ -180,6 +181,7 @@ turn_stream_usage(struct turn *t, const struct llm_usage *u)
 		json_object_object_add(e, it.key, json_object_get(it.val));
 	}
 	turn_commit(t, e, false);
+	spend_add(t->w->spend, u);
 	compact_usage_fields(t->w, d);
 	turn_emit(t, "usage", d);
 }
@@ -280,6 +282,27 @@ turn_stream_mcp_ready_cb(void *arg)
 	turn_stream_request(arg);
 }
 
+/*
+ * The budget gate: a request whose input alone (the context estimate)
+ * would go past what is left is not sent; the run ends with
+ * budget_exhausted and the pod waits for more (docs/budgets.md).
+ */
+static bool
+turn_stream_budget_stop(struct turn *t)
+{
+	int64_t need = turn_context_tokens(t), left;
+
+	if (spend_allows(t->w->spend, need, &left))
+		return false;
+	worker_alert(t->w, "warn", "budget",
+		"token budget exhausted: the next request needs about %lld "
+		"tokens and %lld are left; the run stops here (podvisor "
+		"budget %s +N gives more)",
+		(long long)need, (long long)left, t->w->name);
+	turn_stop(t, "budget_exhausted", NULL, NULL);
+	return true;
+}
+
 void
 turn_stream_request(struct turn *t)
 {
@@ -305,6 +328,8 @@ turn_stream_request(struct turn *t)
 		turn_stop(t, "limit_reached", NULL, NULL);
 		return;
 	}
+	if (turn_stream_budget_stop(t))
+		return;
 	/* The first request waits for the MCP servers' first start. */
 	if (mcp_wait_first(t->w->mcp, turn_stream_mcp_ready_cb, t))
 		return;

@@ -24,6 +24,7 @@
 #include "worker/mcp.h"
 #include "worker/podsock.h"
 #include "worker/session.h"
+#include "worker/spend.h"
 #include "worker/turn.h"
 
 #define WORKER_ALERTS_MAX 50
@@ -545,6 +546,7 @@ worker_start(struct worker *w, struct json_object *params, char **reterr_msg)
 	if (r < 0)
 		return r;
 	approval_replay(w->approval);
+	w->spend = spend_new(w, params);
 	w->http = http_new(w->base);
 	if (w->http == NULL) {
 		*reterr_msg = xstrdup("cannot initialise the HTTP engine");
@@ -625,6 +627,8 @@ worker_clear(struct worker *w)
 	link_free(w->link);
 	http_free(w->http);
 	session_free(w->session);
+	spend_free(w->spend);
+	w->spend = NULL;
 	/* Its servers are orphans now: killed with the others below. */
 	mcp_free(w->mcp);
 	w->mcp = NULL;

@@ -21,6 +21,7 @@ struct compact;
 struct approval;
 struct confine_cfg;
 struct mcp;
+struct spend;
 
 /*
  * The per-process context of podvisor-worker: one pod.  Everything the
@@ -65,6 +66,7 @@ struct worker {
 	struct compact *compact; /* compact.c */
 	struct approval *approval; /* approval.c */
 	struct mcp *mcp; /* MCP servers (mcp.c); none: no servers */
+	struct spend *spend; /* token totals and budget (spend.c) */
 
 	struct json_object *alerts; /* recent alerts for the snapshot */
 	struct json_object
