@@ -106,6 +106,7 @@ int cmd_diff(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_merge(struct cli *, const struct cli_cmd *, int, char **);
 /* status/inspect's "worktree" as text lines; false if it is not one. */
 bool cmd_worktree_status(struct json_object *w);
+int cmd_budget(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_attach(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_run(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_logs(struct cli *, const struct cli_cmd *, int, char **);

@@ -161,6 +161,7 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		{ "worktree", no_argument, NULL, 'W' },
 		{ "base", required_argument, NULL, 'B' },
 		{ "branch", required_argument, NULL, 'b' },
+		{ "budget-tokens", required_argument, NULL, 'K' },
 		{ "json", no_argument, NULL, CLI_OPT_JSON },
 		{ "help", no_argument, NULL, CLI_OPT_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -170,6 +171,7 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	const char *approval = NULL, *atimeout = NULL, *network = NULL;
 	const char *wt_base = NULL, *wt_branch = NULL;
 	bool worktree = false;
+	const char *budget = NULL;
 	struct json_object *allow = NULL, *appr, *mcp = NULL;
 	const char **specs = NULL;
 	struct scope_rules rules = { 0 };
@@ -222,6 +224,9 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		case 'N':
 			network = optarg;
 			break;
+		case 'K':
+			budget = optarg;
+			break;
 		case 'M':
 			if (mcp == NULL)
 				mcp = json_object_new_array();
@@ -258,6 +263,16 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		json_object_put(allow);
 		json_object_put(mcp);
 		return cli_usage_error(cmd, "expected one NAME");
+	}
+	if (budget != NULL &&
+		(budget[0] == '\0' ||
+			budget[strspn(budget, "0123456789")] != '\0')) {
+		free(specs);
+		json_object_put(allow);
+		json_object_put(mcp);
+		return cli_usage_error(cmd,
+			"--budget-tokens is a number of tokens, not '%s'",
+			budget);
 	}
 	name = argv[optind];
 	if ((r = cmd_pods_check_name(cmd, name)) >= 0)
@@ -349,6 +364,9 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		if (!cli->timeout_set && cli->timeout_ms < 300000)
 			cli->timeout_ms = 300000;
 	}
+	if (budget != NULL)
+		json_object_object_add(params, "budget_tokens",
+			json_object_new_int64(strtoll(budget, NULL, 10)));
 	r = cli_control_request(cli, "spawn", params, &reply);
 	if (r != 0)
 		goto out;

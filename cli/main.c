@@ -31,7 +31,7 @@ static const struct cli_cmd main_cmds[] = {
 		"[--instruction TEXT] [--task TEXT] [--restart on-failure] "
 		"[--approval POLICY] [--allow RULE]... [--approval-timeout S] "
 		"[--network on|loopback|off] [--mcp NAME[,NAME]] "
-		"[--worktree [--base REF] [--branch B]] [--json]",
+		"[--worktree [--base REF] [--branch B]] [--budget-tokens N] [--json]",
 		"Start a new pod.",
 		"  --cwd DIR           the pod's working directory (default: "
 		"here)\n"
@@ -70,7 +70,13 @@ static const struct cli_cmd main_cmds[] = {
 		"(default: HEAD, which\n"
 		"                      must have no uncommitted changes)\n"
 		"  --branch B          the worktree's new branch (default: "
-		"pod/NAME)\n" },
+		"pod/NAME)\n"
+		"  --budget-tokens N   the tokens (input + output) the pod and "
+		"its children\n"
+		"                      may spend; a child's comes out of its "
+		"parent's\n"
+		"                      (default: config [defaults] "
+		"budget_tokens, else none)\n" },
 	{ "ls", cmd_ls, "[--json]",
 		"List pods: name, status, parent, model, cwd, write scope.",
 		NULL },
@@ -117,6 +123,15 @@ static const struct cli_cmd main_cmds[] = {
 		"part of its\nhistory (INSTRUCTION is added to the summary "
 		"prompt) and waits for the\nresult. Exit status: 0 compacted, "
 		"1 failed (the pod keeps its old segment).\n" },
+	{ "budget", cmd_budget, "POD [+N|N] [--json]",
+		"Show a pod's token usage and budget, or give it more.",
+		"  +N  N more tokens; N  the budget in all (lower takes back "
+		"what is unspent)\n\n"
+		"A child's budget comes out of the budget of the pod that "
+		"spawned it, and\nwhat it does not spend goes back when it "
+		"ends. A run that would go\npast the budget stops with "
+		"budget_exhausted; the pod stays live and goes\non once it "
+		"has more (docs/budgets.md).\n" },
 	{ "approvals", cmd_approvals, "[POD] [--json]",
 		"List pending approval requests (of every live pod, or one).",
 		"One line per request: pod, id, tool, age, arguments. Answer "

@@ -149,6 +149,22 @@ conf_long(struct conf_parse *cp, const char *name, const char *value, long min,
 }
 
 static int
+conf_budget(struct conf_parse *cp, const char *name, const char *value,
+	long long *ret)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || v < 1 ||
+		v > 1000000000000000LL)
+		return conf_error(cp, "%s: not a number of tokens", name);
+	*ret = v;
+	return 1;
+}
+
+static int
 conf_bool(struct conf_parse *cp, const char *name, const char *value, bool *ret)
 {
 	if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 ||
@@ -348,6 +364,8 @@ conf_handler(
 		}
 		if (strcmp(name, "mcp") == 0)
 			return conf_handle_mcp(cp, NULL, name, value);
+		if (strcmp(name, "budget_tokens") == 0)
+			return conf_budget(cp, name, value, &c->budget_tokens);
 		return conf_error(cp, "unknown key \"%s\" in [defaults]", name);
 	}
 	if (strncmp(section, "pod.", 4) == 0) {

@@ -16,6 +16,7 @@
  *                   approval, approval_allow (repeatable),
  *                   approval_timeout, approval_ask,
  *                   network = on | loopback | off
+ *                   budget_tokens = N (docs/budgets.md)
  *                   mcp = NAME[,NAME] (conf_mcp.h)
  *   [mcp.NAME]      an MCP server (conf_mcp.h)
  *   [pod.NAME]      approval* keys for a top-level pod of that name
@@ -113,6 +114,7 @@ struct config {
 	bool from_file; /* false: built from the environment */
 	struct config_compaction compaction;
 	int network; /* [defaults] network: enum iso_network, default on */
+	long long budget_tokens; /* [defaults] budget_tokens, 0: none */
 	struct config_approval approval; /* [defaults] */
 	struct config_approval *pod_approvals; /* [pod.NAME] */
 	size_t npod_approvals;

@@ -18,6 +18,7 @@
 #include "proto/msg.h"
 #include "supervisord/approvals.h"
 #include "supervisord/control.h"
+#include "supervisord/budget.h"
 #include "supervisord/daemon.h"
 #include "supervisord/peer.h"
 #include "supervisord/podops.h"
@@ -309,6 +310,16 @@ control_set_approval(void *ctx, struct conn *c, struct msg *m)
 }
 
 static void
+control_set_budget(void *ctx, struct conn *c, struct msg *m)
+{
+	struct client *cl = ctx;
+	struct pod *v;
+
+	if (control_viewer(cl, c, m, false, &v) == 0)
+		budget_set(cl->d, v, c, m);
+}
+
+static void
 control_reattach(void *ctx, struct conn *c, struct msg *m)
 {
 	reattach_request(ctx, c, m);
@@ -331,6 +342,13 @@ static const struct param_spec control_p_spawn[] = {
 	{ "mcp", PARAM_ARRAY, true },
 	{ "mcp_servers", PARAM_ARRAY, true },
 	{ "worktree", PARAM_OBJECT, true },
+	{ "budget_tokens", PARAM_INT, true },
+	{ NULL, PARAM_ANY, false },
+};
+static const struct param_spec control_p_set_budget[] = {
+	{ "name", PARAM_STRING, false },
+	{ "tokens", PARAM_INT, true },
+	{ "add", PARAM_INT, true },
 	{ NULL, PARAM_ANY, false },
 };
 static const struct param_spec control_p_forget[] = {
@@ -387,6 +405,7 @@ const struct dispatch_entry control_table[] = {
 	{ "restore", control_p_restore, control_restore },
 	{ "send", control_p_send, control_send },
 	{ "set_approval", control_p_set_approval, control_set_approval },
+	{ "set_budget", control_p_set_budget, control_set_budget },
 	{ "shutdown", control_p_shutdown, control_shutdown },
 	{ "spawn", control_p_spawn, control_spawn },
 	{ "stop", control_p_stop, control_stop_pod },

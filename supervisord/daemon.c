@@ -199,6 +199,7 @@ pod_free(struct pod *p)
 		close(p->exec_fd);
 	workerchan_detach(p);
 	journal_pod_free(p);
+	budget_clear(&p->budget);
 	free(p->name);
 	free(p->cwd);
 	free(p->model);

@@ -12,6 +12,7 @@
 #include "common/paths.h"
 #include "common/scope.h"
 #include "common/id.h"
+#include "supervisord/budget.h"
 #include "supervisord/isolation.h"
 
 struct event;
@@ -95,6 +96,7 @@ struct pod {
 	struct scope_rules scope;
 	struct approval_policy approval; /* approvals.c */
 	struct pod_isolation iso; /* isolation.c: network policy */
+	struct pod_budget budget; /* budget.c: usage totals, budget */
 	struct namelist mcp; /* MCP server names (podmcp.c) */
 	struct pod_worktree *wt; /* worktree.c: its git worktree, or NULL */
 	char *parent; /* NULL for top-level */

@@ -73,6 +73,9 @@ lifecycle_apply(struct pod *p, enum lifecycle_event ev)
 	log_info("pod %s: %s -> %s (%s)", p->name, pod_status_name(p->status),
 		pod_status_name(next), lifecycle_event_name(ev));
 	p->status = next;
+	/* Ended for good (not crashed, to be restarted): unspent goes back. */
+	if (next == POD_STOPPED || next == POD_FAILED)
+		budget_return(p);
 	/*
 	 * A start's write decides whether the start happens, and ready is
 	 * answered with "spawned": both are written now.  Every other

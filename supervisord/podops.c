@@ -124,6 +124,7 @@ podops_summary(struct daemon *d, struct pod *p)
 	json_object_object_add(o, "cwd", json_object_new_string(p->cwd));
 	isolation_summary(p, o);
 	worktree_summary(p, o);
+	budget_summary(d, p, o);
 	if (daemon_pod_running(p)) {
 		char *sock = paths_pod_sock(&d->paths, p->name);
 
@@ -335,6 +336,7 @@ podops_spawn(
 	struct approval_policy apol = { 0 };
 	struct json_object *areq;
 	struct pod_isolation iso = { 0 };
+	struct pod_budget bud = { 0 };
 	struct namelist mcp = { 0 };
 	struct json_object *mcp_inline = NULL;
 	struct registry_conflict rc;
@@ -426,7 +428,9 @@ podops_spawn(
 		return;
 	}
 	if (isolation_spawn_params(d, viewer, c, m, &iso) != 0 ||
+		budget_spawn_params(d, viewer, c, m, &bud) != 0 ||
 		podops_spawn_params(d, viewer, c, m, &cwd, &rules) != 0) {
+		budget_clear(&bud);
 		namelist_clear(&mcp);
 		json_object_put(mcp_inline);
 		approval_policy_clear(&apol);
@@ -449,6 +453,7 @@ podops_spawn(
 		registry_conflict_clear(&rc);
 		worktree_free(wt);
 		scope_rules_clear(&rules);
+		budget_clear(&bud);
 		namelist_clear(&mcp);
 		json_object_put(mcp_inline);
 		approval_policy_clear(&apol);
@@ -466,6 +471,7 @@ podops_spawn(
 	p->scope = rules;
 	p->approval = apol;
 	p->iso = iso;
+	p->budget = bud;
 	p->mcp = mcp;
 	p->mcp_inline = mcp_inline;
 	p->wt = wt;
@@ -491,6 +497,7 @@ podops_spawn(
 		return;
 	}
 	if (viewer != NULL) {
+		budget_carve(viewer, p);
 		namelist_add(&viewer->children, name);
 		(void)podstore_write(d, viewer);
 		workerchan_send_scope(viewer);
@@ -806,6 +813,7 @@ podops_forget(struct daemon *d, struct conn *c, struct msg *m)
 			(void)podstore_write(d, q);
 	}
 	isolation_forget(d, p);
+	budget_return(p);
 	data = json_object_new_object();
 	json_object_object_add(data, "name", json_object_new_string(p->name));
 	worktree_forgotten(p, m, data);

@@ -73,6 +73,7 @@ podstore_to_json(const struct pod *p)
 	json_object_object_add(o, "peers", podstore_names_json(&p->peers));
 	isolation_to_state(p, o);
 	worktree_to_state(p, o);
+	budget_to_state(p, o);
 	sess = json_object_new_object();
 	json_object_object_add(
 		sess, "id", json_object_new_string(p->session_id));
@@ -219,7 +220,8 @@ podstore_from_json(struct pod *p, struct json_object *o, char **reterr_msg)
 			0)
 		return -EINVAL;
 	if (isolation_from_state(p, o, reterr_msg) != 0 ||
-		worktree_from_state(p, o, reterr_msg) != 0)
+		worktree_from_state(p, o, reterr_msg) != 0 ||
+		budget_from_state(p, o, reterr_msg) != 0)
 		return -EINVAL;
 	if (!json_object_object_get_ex(o, "session", &sess) ||
 		!json_object_is_type(sess, json_type_object))

@@ -169,6 +169,7 @@ spawn_start_config(
 		cc->model != NULL ? json_object_new_string(cc->model) : NULL);
 	json_object_object_add(o, "compaction", comp);
 	json_object_object_add(o, "confine", isolation_start_config(p->d, p));
+	budget_start_config(p, o);
 	*ret_obj = o;
 	return 0;
 }
@@ -521,6 +522,7 @@ spawn_fail(struct pod *p, const char *why)
 			namelist_remove(&parent->children, p->name);
 			(void)podstore_write(d, parent);
 		}
+		budget_return(p);
 		(void)podstore_remove(d, p);
 		waiter_error(p, WAIT_STOP, PERR_NOT_FOUND, NULL,
 			"the pod failed to start");

@@ -179,5 +179,6 @@ summary_text(struct daemon *d, struct pod *p, struct textbuf *tb)
 	summary_rules(tb, ",\"effective_write\":", &eff);
 	scope_rules_clear(&eff);
 	summary_names(tb, ",\"mcp\":", &p->mcp);
+	budget_summary_text(d, p, tb);
 	textbuf_add(tb, "}", 1);
 }

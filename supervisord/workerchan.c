@@ -11,6 +11,7 @@
 #include "proto/dispatch.h"
 #include "proto/msg.h"
 #include "supervisord/approvals.h"
+#include "supervisord/budget.h"
 #include "supervisord/daemon.h"
 #include "supervisord/podops.h"
 #include "supervisord/podstore.h"
@@ -180,6 +181,14 @@ workerchan_answer_approval(void *ctx, struct conn *c, struct msg *m)
 }
 
 static void
+workerchan_set_budget(void *ctx, struct conn *c, struct msg *m)
+{
+	struct client *cl = ctx;
+
+	budget_set(cl->d, cl->pod, c, m);
+}
+
+static void
 workerchan_spawn_pod(void *ctx, struct conn *c, struct msg *m)
 {
 	struct client *cl = ctx;
@@ -223,6 +232,13 @@ static const struct param_spec workerchan_p_spawn[] = {
 	{ "network", PARAM_STRING, true },
 	{ "mcp", PARAM_ARRAY, true },
 	{ "worktree", PARAM_OBJECT, true },
+	{ "budget_tokens", PARAM_INT, true },
+	{ NULL, PARAM_ANY, false },
+};
+static const struct param_spec workerchan_p_budget[] = {
+	{ "name", PARAM_STRING, false },
+	{ "tokens", PARAM_INT, true },
+	{ "add", PARAM_INT, true },
 	{ NULL, PARAM_ANY, false },
 };
 static const struct param_spec workerchan_p_stop[] = {
@@ -239,6 +255,7 @@ const struct dispatch_entry workerchan_table[] = {
 	{ "restore_pod", workerchan_p_name, workerchan_restore_pod },
 	{ "send_to_peer", workerchan_p_send, workerchan_send_to_peer },
 	{ "send_to_pod", workerchan_p_send, workerchan_send_to_pod },
+	{ "set_budget", workerchan_p_budget, workerchan_set_budget },
 	{ "spawn_pod", workerchan_p_spawn, workerchan_spawn_pod },
 	{ "stop_pod", workerchan_p_stop, workerchan_stop_pod },
 };
@@ -317,6 +334,8 @@ workerchan_dispatch(struct client *cl, struct msg *m)
 		workerchan_event_turn(p, m, true);
 	else if (strcmp(m->name, "turn_errored") == 0)
 		workerchan_event_turn(p, m, false);
+	else if (strcmp(m->name, "usage") == 0)
+		budget_worker_usage(p, m);
 	else if (strcmp(m->name, "approval_rule") == 0)
 		approvals_worker_rule(p, m);
 	else if (strcmp(m->name, "approval_request") == 0)

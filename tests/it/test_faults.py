@@ -504,7 +504,12 @@ def full_disk_run(env, disk):
         c.request("spawn", {"name": n, "cwd": env.mkdir(n)})
     p = env.pod_client("a")
     p.request("run", text_input("hello"))
-    finish(p)
+    total = finish(p)[-1]["data"]["usage_pod"]
+    # The worker reports the run's usage to podvisord (a state write) on
+    # its own channel: wait for it before taking the state as it is.
+    deadline = time.monotonic() + 10
+    while c.request("inspect", {"name": "a"})["data"]["usage"] != total:
+        check(time.monotonic() < deadline, "usage never reached podvisord")
     before = state_bytes(env)
     disk.fill()
     os.makedirs(os.path.join(env.work, "c"))

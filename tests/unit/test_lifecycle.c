@@ -60,8 +60,8 @@ test_dispatch_tables_sorted(void **state)
 	assert_true(dispatch_table_valid(control_table, control_table_len));
 	assert_true(
 		dispatch_table_valid(workerchan_table, workerchan_table_len));
-	assert_int_equal(control_table_len, 12);
-	assert_int_equal(workerchan_table_len, 8);
+	assert_int_equal(control_table_len, 13);
+	assert_int_equal(workerchan_table_len, 9);
 }
 
 int
