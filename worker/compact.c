@@ -448,6 +448,8 @@ compact_begin(struct compact *c, const char *reason, const char *instruction,
 	pc = w->pc;
 	if (c->cfg.model != NULL)
 		pc.model = c->cfg.model;
+	/* The summary request sends the history, never a stored response. */
+	pc.previous_response_id = false;
 	pc.max_tokens = compact_summary_max_tokens(c);
 	req.system = compact_plan_system();
 	req.entries = c->plan.request;

@@ -331,7 +331,10 @@ responses_tools(const struct llm_request *req)
 
 /*
  * With previous_response_id: the last assistant entry the server
- * stored (a complete one with its response id).  Its index, or -1.
+ * stored (a complete one with its response id, right after its call's
+ * usage entry).  Its index, or -1.  A compaction keeps recent entries
+ * but not their usage: such a copy is no base to chain on, since the
+ * stored response's context holds what was summarised.
  */
 static int
 responses_chain(const struct provider_config *pc, struct json_object *entries,
@@ -351,7 +354,11 @@ responses_chain(const struct provider_config *pc, struct json_object *entries,
 			continue;
 		id = provider_json_str(e, "response_id");
 		if (id == NULL || *id == '\0' ||
-			json_object_object_get_ex(e, "partial", NULL))
+			json_object_object_get_ex(e, "partial", NULL) || i < 2)
+			return -1;
+		kind = provider_json_str(
+			json_object_array_get_idx(entries, i - 2), "kind");
+		if (kind == NULL || strcmp(kind, "usage") != 0)
 			return -1;
 		*ret_id = id;
 		return (int)(i - 1);

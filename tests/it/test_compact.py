@@ -350,6 +350,40 @@ def test_overflow_responses(env):
     test_overflow_retry(env, "openai_responses")
 
 
+def test_overflow_responses_chain(env):
+    """store + previous_response_id: turns chain on the last response;
+    the summary request and the request after the compaction send the
+    history itself (a stored response still holds what was summarised),
+    and the next turn chains on the new response."""
+    boom = {"match": {"user_contains": "BOOM"}, "times": 1, "fail": "overflow"}
+    url = env.start_fakellm([SUMMARY_RULE, boom], record=record_path(env))
+    w = worker(env, url, window=100000, retain=2000,
+               scheme="openai_responses", store=True,
+               previous_response_id=True)
+    p = w.client()
+    for i in range(6):
+        turn(p, "filler %d " % i + "lorem ipsum " * 150)
+    reqs = recorded(env)
+    check("previous_response_id" not in reqs[0]["body"] and
+          all(r["body"].get("previous_response_id") for r in reqs[1:]),
+          "turns chain: %r" % [r["body"].get("previous_response_id")
+                               for r in reqs])
+    msgs = turn(p, "BOOM this is big")
+    check("compact_done" in names(msgs), "compacted: %r" % names(msgs))
+    reqs = recorded(env)
+    summary, retry = reqs[-2], reqs[-1]
+    check(is_summary(summary) and
+          "previous_response_id" not in summary["body"], "summary request")
+    check("previous_response_id" not in retry["body"] and
+          "Summary of the earlier conversation" in json.dumps(retry["body"])
+          and "BOOM" in json.dumps(retry["body"]), "retry sends it all")
+    turn(p, "after")
+    last = recorded(env)[-1]["body"]
+    check(last.get("previous_response_id") and len(last["input"]) == 1,
+          "chained again: %r" % last)
+    w.shutdown()
+
+
 def test_overflow_twice(env):
     # Overflow again right after a compaction: an error, never a loop.
     boom2 = {"match": {"user_contains": "BANG"}, "fail": "overflow"}
@@ -561,7 +595,8 @@ if __name__ == "__main__":
         test_accounting, test_prompt_cache, test_manual_compact, test_300_turns_small_window,
         test_anthropic_small_window, test_mid_turn, test_paused_pending_tools,
         test_overflow_retry, test_overflow_anthropic,
-        test_overflow_responses, test_overflow_twice,
+        test_overflow_responses, test_overflow_responses_chain,
+        test_overflow_twice,
         test_summary_failure,
         test_auto_off_after_failures, test_kill_during_summary,
         test_kill_after_compact_done, test_tail_over_threshold, test_disabled,

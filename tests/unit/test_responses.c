@@ -558,6 +558,9 @@ test_body_round_trip(void **state)
 	parse_fixture("reasoning_function_call.jsonl", &p);
 	entries = json_object_new_array();
 	json_object_array_add(entries, user_entry("compute it"));
+	json_object_array_add(entries,
+		must_parse("{\"kind\":\"usage\",\"input_tokens\":134,"
+			   "\"output_tokens\":28}"));
 	json_object_array_add(entries, assistant_entry(&p.res));
 	if (asprintf(&tr,
 		    "{\"kind\":\"tool_result\",\"id\":\"%s\",\"summary\":"
@@ -639,6 +642,14 @@ test_body_round_trip(void **state)
 		"[{\"type\":\"function_call_output\",\"call_id\":"
 		"\"call_AB6AaRZ1FYZB2RwS6A5vbdqn\",\"output\":\"19\"}]");
 	assert_false(json_object_object_get_ex(b, "prompt_cache_key", NULL));
+	json_object_put(b);
+	/* A compaction's copy (no usage before it) is no base: all is sent. */
+	json_object_array_del_idx(entries, 1, 1);
+	b = body_of(&pc, entries, "SYS", NULL);
+	assert_false(
+		json_object_object_get_ex(b, "previous_response_id", NULL));
+	json_object_object_get_ex(b, "input", &input);
+	assert_int_equal(json_object_array_length(input), 4);
 	json_object_put(b);
 	json_object_put(entries);
 	parsed_free(&p);
