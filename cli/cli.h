@@ -125,6 +125,14 @@ int cmd_acp(struct cli *, const struct cli_cmd *, int, char **);
  * background (stdio to <runtime>/podvisord.log) and wait for it, at most
  * 5 s.  *ret_started says whether we started it.  Returns an exit code.
  */
+/* spawn --memory ('Y') / --pids ('P') / --cpu-weight ('Q') into limits. */
+int cli_limits_opt(
+	struct json_object **limits, int opt, const char *arg, char **reterr);
+/* doctor: report the cgroups of podvisord's hello (NULL: probe here). */
+void cli_limits_doctor(struct json_object *hello_cgroups,
+	void (*line)(void *arg, int level, const char *fix, const char *text),
+	void *arg);
+
 int cli_daemon_ensure(struct cli *cli, bool *ret_started, bool quiet);
 
 #endif

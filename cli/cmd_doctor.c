@@ -45,6 +45,7 @@ struct cmd_doctor {
 	char *current; /* section being read */
 	int bad_line;
 	bool any_provider_section;
+	struct json_object *cgroups; /* podvisord's hello "cgroups" */
 };
 
 /* One line: "ok    what  (fix: ...)". */
@@ -138,6 +139,9 @@ cmd_doctor_control(struct cmd_doctor *dr)
 	if (r == 0) {
 		r = client_call(c, "ping", NULL, 3000, &reply, &err);
 		if (r == 0) {
+			if (json_object_object_get_ex(
+				    hello.params, "cgroups", &v))
+				dr->cgroups = json_object_get(v);
 			json_object_object_get_ex(hello.params, "pid", &v);
 			cmd_doctor_line(dr, DOCTOR_OK, NULL,
 				"podvisord %s answers on %s (pid %lld)",
@@ -409,6 +413,13 @@ cmd_doctor_network(struct cmd_doctor *dr)
 			"pods with network = off | loopback cannot run bash");
 }
 
+static void
+cmd_doctor_cgroups_line(void *arg, int level, const char *fix, const char *text)
+{
+	cmd_doctor_line(
+		arg, level == 0 ? DOCTOR_OK : DOCTOR_WARN, fix, "%s", text);
+}
+
 /* A program podvisor needs, found and executable. */
 static void
 cmd_doctor_binary(
@@ -461,6 +472,8 @@ cmd_doctor(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	cmd_doctor_landlock(&dr);
 	cmd_doctor_mountns(&dr);
 	cmd_doctor_network(&dr);
+	cli_limits_doctor(dr.cgroups, cmd_doctor_cgroups_line, &dr);
+	json_object_put(dr.cgroups);
 	cmd_doctor_binary(&dr, "worker binary", paths_worker_binary(),
 		"install podvisor-worker or set PODVISOR_WORKER");
 	cmd_doctor_binary(&dr, "daemon binary",

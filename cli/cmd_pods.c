@@ -162,6 +162,9 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		{ "base", required_argument, NULL, 'B' },
 		{ "branch", required_argument, NULL, 'b' },
 		{ "budget-tokens", required_argument, NULL, 'K' },
+		{ "memory", required_argument, NULL, 'Y' },
+		{ "pids", required_argument, NULL, 'P' },
+		{ "cpu-weight", required_argument, NULL, 'Q' },
 		{ "json", no_argument, NULL, CLI_OPT_JSON },
 		{ "help", no_argument, NULL, CLI_OPT_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -172,7 +175,7 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	const char *wt_base = NULL, *wt_branch = NULL;
 	bool worktree = false;
 	const char *budget = NULL;
-	struct json_object *allow = NULL, *appr, *mcp = NULL;
+	struct json_object *allow = NULL, *appr, *mcp = NULL, *limits = NULL;
 	const char **specs = NULL;
 	struct scope_rules rules = { 0 };
 	struct scope_rule rule;
@@ -188,6 +191,7 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 			free(specs);
 			json_object_put(allow);
 			json_object_put(mcp);
+			json_object_put(limits);
 			return ex;
 		case 'C':
 			cwd_arg = optarg;
@@ -241,12 +245,26 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		case 'b':
 			wt_branch = optarg;
 			break;
+		case 'Y':
+		case 'P':
+		case 'Q':
+			if (cli_limits_opt(&limits, c, optarg, &err) < 0) {
+				free(specs);
+				json_object_put(allow);
+				json_object_put(mcp);
+				json_object_put(limits);
+				r = cli_usage_error(cmd, "%s", err);
+				free(err);
+				return r;
+			}
+			break;
 		}
 	}
 	if ((wt_base != NULL || wt_branch != NULL) && !worktree) {
 		free(specs);
 		json_object_put(allow);
 		json_object_put(mcp);
+		json_object_put(limits);
 		return cli_usage_error(
 			cmd, "--base and --branch go with --worktree");
 	}
@@ -255,6 +273,7 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		free(specs);
 		json_object_put(allow);
 		json_object_put(mcp);
+		json_object_put(limits);
 		return cli_usage_error(cmd,
 			"--approval-timeout is seconds, not '%s'", atimeout);
 	}
@@ -262,6 +281,7 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		free(specs);
 		json_object_put(allow);
 		json_object_put(mcp);
+		json_object_put(limits);
 		return cli_usage_error(cmd, "expected one NAME");
 	}
 	if (budget != NULL &&
@@ -367,6 +387,9 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	if (budget != NULL)
 		json_object_object_add(params, "budget_tokens",
 			json_object_new_int64(strtoll(budget, NULL, 10)));
+	if (limits != NULL)
+		json_object_object_add(params, "limits", limits);
+	limits = NULL;
 	r = cli_control_request(cli, "spawn", params, &reply);
 	if (r != 0)
 		goto out;
@@ -389,6 +412,7 @@ cmd_spawn(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 out:
 	json_object_put(allow);
 	json_object_put(mcp);
+	json_object_put(limits);
 	scope_rules_clear(&rules);
 	free(cwd);
 	free(scope_cwd);

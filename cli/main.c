@@ -31,7 +31,8 @@ static const struct cli_cmd main_cmds[] = {
 		"[--instruction TEXT] [--task TEXT] [--restart on-failure] "
 		"[--approval POLICY] [--allow RULE]... [--approval-timeout S] "
 		"[--network on|loopback|off] [--mcp NAME[,NAME]] "
-		"[--worktree [--base REF] [--branch B]] [--budget-tokens N] [--json]",
+		"[--worktree [--base REF] [--branch B]] [--budget-tokens N]"
+		" [--memory SIZE] [--pids N] [--cpu-weight W] [--json]",
 		"Start a new pod.",
 		"  --cwd DIR           the pod's working directory (default: "
 		"here)\n"
@@ -76,7 +77,16 @@ static const struct cli_cmd main_cmds[] = {
 		"                      may spend; a child's comes out of its "
 		"parent's\n"
 		"                      (default: config [defaults] "
-		"budget_tokens, else none)\n" },
+		"budget_tokens, else none)\n"
+		"  --memory SIZE       memory.max of the pod's cgroup (512M, "
+		"2G; no swap\n"
+		"                      unless [defaults] memory_swap)\n"
+		"  --pids N            pids.max: processes and threads of the "
+		"pod\n"
+		"  --cpu-weight W      cpu.weight, 1-10000 (default 100)\n"
+		"                      (limits need a delegated cgroup v2 "
+		"subtree:\n"
+		"                      see 'podvisor doctor')\n" },
 	{ "ls", cmd_ls, "[--json]",
 		"List pods: name, status, parent, model, cwd, write scope.",
 		NULL },

@@ -8,6 +8,7 @@
 #include <ini.h>
 
 #include "common/atomicfile.h"
+#include "common/cgroup2.h"
 #include "common/podname.h"
 #include "common/xmalloc.h"
 #include "supervisord/conf_approval.h"
@@ -320,6 +321,44 @@ conf_handle_mcp(struct conf_parse *cp, const char *server, const char *name,
 	return r;
 }
 
+/* [defaults] memory, memory_swap (sizes), pids, cpu_weight. */
+static int
+conf_limit(struct conf_parse *cp, const char *name, const char *value,
+	struct pod_limits *l)
+{
+	int64_t v;
+	long n;
+
+	if (strcmp(name, "memory") == 0 || strcmp(name, "memory_swap") == 0) {
+		if (cgroup2_parse_size(value, &v) < 0 ||
+			(v == 0 && name[6] == '\0'))
+			return conf_error(cp,
+				name[6] == '\0'
+					? "memory: expected a size (bytes, or "
+					  "512M, 2G), not \"%s\""
+					: "memory_swap: expected a size "
+					  "(bytes, or 512M, 2G), not \"%s\"",
+				value);
+		if (name[6] == '\0')
+			l->memory = v;
+		else {
+			l->memory_swap = v;
+			l->swap_set = true;
+		}
+		return 1;
+	}
+	if (strcmp(name, "pids") == 0) {
+		if (conf_long(cp, name, value, 1, 1 << 22, &n) != 1)
+			return 0;
+		l->pids = n;
+		return 1;
+	}
+	if (conf_long(cp, name, value, 1, 10000, &n) != 1)
+		return 0;
+	l->cpu_weight = n;
+	return 1;
+}
+
 static int
 conf_handler(
 	void *user, const char *section, const char *name, const char *value)
@@ -366,6 +405,11 @@ conf_handler(
 			return conf_handle_mcp(cp, NULL, name, value);
 		if (strcmp(name, "budget_tokens") == 0)
 			return conf_budget(cp, name, value, &c->budget_tokens);
+		if (strcmp(name, "memory") == 0 ||
+			strcmp(name, "memory_swap") == 0 ||
+			strcmp(name, "pids") == 0 ||
+			strcmp(name, "cpu_weight") == 0)
+			return conf_limit(cp, name, value, &c->limits);
 		return conf_error(cp, "unknown key \"%s\" in [defaults]", name);
 	}
 	if (strncmp(section, "pod.", 4) == 0) {

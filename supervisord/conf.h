@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "common/approval_policy.h"
+#include "supervisord/cgroup.h"
 
 /*
  * config.ini (read with inih):
@@ -17,6 +18,7 @@
  *                   approval_timeout, approval_ask,
  *                   network = on | loopback | off
  *                   budget_tokens = N (docs/budgets.md)
+ *                   memory, memory_swap = SIZE, pids, cpu_weight
  *                   mcp = NAME[,NAME] (conf_mcp.h)
  *   [mcp.NAME]      an MCP server (conf_mcp.h)
  *   [pod.NAME]      approval* keys for a top-level pod of that name
@@ -115,6 +117,7 @@ struct config {
 	struct config_compaction compaction;
 	int network; /* [defaults] network: enum iso_network, default on */
 	long long budget_tokens; /* [defaults] budget_tokens, 0: none */
+	struct pod_limits limits; /* [defaults] memory, pids, ... */
 	struct config_approval approval; /* [defaults] */
 	struct config_approval *pod_approvals; /* [pod.NAME] */
 	size_t npod_approvals;

@@ -149,6 +149,7 @@ control_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			json_object_new_string(PODVISOR_VERSION));
 		json_object_object_add(
 			hello, "pid", json_object_new_int(getpid()));
+		json_object_object_add(hello, "cgroups", cgroup_hello(cl->d));
 		conn_send_event(cl->c, "hello", hello, NULL);
 	}
 }
@@ -339,6 +340,7 @@ static const struct param_spec control_p_spawn[] = {
 	{ "restart", PARAM_STRING, true },
 	{ "approval", PARAM_OBJECT, true },
 	{ "network", PARAM_STRING, true },
+	{ "limits", PARAM_OBJECT, true },
 	{ "mcp", PARAM_ARRAY, true },
 	{ "mcp_servers", PARAM_ARRAY, true },
 	{ "worktree", PARAM_OBJECT, true },

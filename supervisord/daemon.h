@@ -13,6 +13,7 @@
 #include "common/scope.h"
 #include "common/id.h"
 #include "supervisord/budget.h"
+#include "supervisord/cgroup.h"
 #include "supervisord/isolation.h"
 
 struct event;
@@ -97,6 +98,7 @@ struct pod {
 	struct approval_policy approval; /* approvals.c */
 	struct pod_isolation iso; /* isolation.c: network policy */
 	struct pod_budget budget; /* budget.c: usage totals, budget */
+	struct pod_limits limits; /* cgroup.c: resource limits */
 	struct namelist mcp; /* MCP server names (podmcp.c) */
 	struct pod_worktree *wt; /* worktree.c: its git worktree, or NULL */
 	char *parent; /* NULL for top-level */
@@ -176,6 +178,7 @@ struct daemon {
 	struct pod **dirty; /* pods whose state file is due (batched) */
 	size_t ndirty;
 	struct event *dirty_ev; /* deferred podstore_flush() */
+	struct podcg *cg; /* cgroup.c: the delegated cgroup subtree */
 	struct spare *spare; /* the exec'd worker waiting for a spawn */
 	struct event *spare_timer; /* start the next spare */
 	int spare_failures; /* in a row: the backoff */

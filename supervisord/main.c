@@ -99,6 +99,7 @@ main_init(struct daemon *d, const char *config_arg)
 	if (conf_load(d->config_path, &d->config, &err) != 0)
 		fatal("%s", err);
 	conf_add_env_providers(d->config);
+	cgroup_init(d); /* before any child: the spare, the fakellm */
 	if ((r = paths_ensure_dirs(&d->paths)) < 0 ||
 		(r = dir_ensure_private(d->paths.state_pods)) < 0 ||
 		(r = dir_ensure_private(d->paths.runtime_pods)) < 0 ||
@@ -183,6 +184,7 @@ main_cleanup(struct daemon *d)
 	if (!d->socket_activated)
 		(void)unlink(d->paths.control_sock);
 	registry_free(d->registry);
+	cgroup_free(d);
 	conf_free(d->config);
 	event_base_free(d->base);
 	paths_free(&d->paths);

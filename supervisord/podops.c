@@ -125,6 +125,7 @@ podops_summary(struct daemon *d, struct pod *p)
 	isolation_summary(p, o);
 	worktree_summary(p, o);
 	budget_summary(d, p, o);
+	cgroup_summary(p, o);
 	if (daemon_pod_running(p)) {
 		char *sock = paths_pod_sock(&d->paths, p->name);
 
@@ -165,6 +166,7 @@ podops_detail(struct daemon *d, struct pod *p)
 	json_object_object_add(
 		o, "approval", approval_policy_to_json(&p->approval));
 	isolation_detail(d, p, o);
+	cgroup_detail(p, o);
 	json_object_object_add(o, "pending_events",
 		json_object_new_int((int)json_object_array_length(p->pending)));
 	json_object_object_add(
@@ -337,6 +339,7 @@ podops_spawn(
 	struct json_object *areq;
 	struct pod_isolation iso = { 0 };
 	struct pod_budget bud = { 0 };
+	struct pod_limits limits = { 0 };
 	struct namelist mcp = { 0 };
 	struct json_object *mcp_inline = NULL;
 	struct registry_conflict rc;
@@ -429,6 +432,7 @@ podops_spawn(
 	}
 	if (isolation_spawn_params(d, viewer, c, m, &iso) != 0 ||
 		budget_spawn_params(d, viewer, c, m, &bud) != 0 ||
+		cgroup_spawn_params(d, viewer, c, m, &limits) != 0 ||
 		podops_spawn_params(d, viewer, c, m, &cwd, &rules) != 0) {
 		budget_clear(&bud);
 		namelist_clear(&mcp);
@@ -472,6 +476,7 @@ podops_spawn(
 	p->approval = apol;
 	p->iso = iso;
 	p->budget = bud;
+	p->limits = limits;
 	p->mcp = mcp;
 	p->mcp_inline = mcp_inline;
 	p->wt = wt;
@@ -814,6 +819,7 @@ podops_forget(struct daemon *d, struct conn *c, struct msg *m)
 	}
 	isolation_forget(d, p);
 	budget_return(p);
+	cgroup_forget(d, p);
 	data = json_object_new_object();
 	json_object_object_add(data, "name", json_object_new_string(p->name));
 	worktree_forgotten(p, m, data);

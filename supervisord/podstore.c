@@ -74,6 +74,7 @@ podstore_to_json(const struct pod *p)
 	isolation_to_state(p, o);
 	worktree_to_state(p, o);
 	budget_to_state(p, o);
+	cgroup_to_state(p, o);
 	sess = json_object_new_object();
 	json_object_object_add(
 		sess, "id", json_object_new_string(p->session_id));
@@ -221,7 +222,8 @@ podstore_from_json(struct pod *p, struct json_object *o, char **reterr_msg)
 		return -EINVAL;
 	if (isolation_from_state(p, o, reterr_msg) != 0 ||
 		worktree_from_state(p, o, reterr_msg) != 0 ||
-		budget_from_state(p, o, reterr_msg) != 0)
+		budget_from_state(p, o, reterr_msg) != 0 ||
+		cgroup_from_state(p, o, reterr_msg) != 0)
 		return -EINVAL;
 	if (!json_object_object_get_ex(o, "session", &sess) ||
 		!json_object_is_type(sess, json_type_object))

@@ -257,6 +257,7 @@ reap_gone(struct pod *p, int code, int sig, bool lost)
 	 */
 	if (!lost && p->is_child)
 		reap_kill_strays(d);
+	cgroup_pod_exited(p);
 	scope_rules_copy(&released, &p->granted);
 	registry_release(d, p);
 	p->has_last_exit = true;

@@ -116,6 +116,7 @@ reattach_request(void *ctx, struct conn *c, struct msg *m)
 	}
 	p->awaiting_reattach = false;
 	workerchan_adopt(p, cl);
+	cgroup_reattached(p);
 	if (segment != NULL && strlen(segment) < 128) {
 		free(p->segment);
 		p->segment = xstrdup(segment);

@@ -170,6 +170,7 @@ spawn_start_config(
 	json_object_object_add(o, "compaction", comp);
 	json_object_object_add(o, "confine", isolation_start_config(p->d, p));
 	budget_start_config(p, o);
+	json_object_object_add(o, "cgroup", cgroup_start_json(p));
 	*ret_obj = o;
 	return 0;
 }
@@ -396,6 +397,10 @@ spawn_worker(struct pod *p)
 			strerror(-r));
 		goto fail;
 	}
+	if (cgroup_prepare(p, &err) < 0) {
+		why = err;
+		goto fail;
+	}
 	/*
 	 * A spare worker is exec'd already: it reopens its stderr onto
 	 * stderr.log (created above) and becomes the pod named in start.
@@ -404,17 +409,19 @@ spawn_worker(struct pod *p)
 	 */
 	if (p->chan != NULL && p->pid > 0 && p->is_child) {
 		close(errfd);
+		errfd = -1;
 		pid = p->pid;
-		goto started;
+		goto placed;
 	}
 	if (spare_take(d, &pid, &r) == 0) {
 		close(errfd);
+		errfd = -1;
 		p->pid = pid;
 		p->is_child = true;
 		workerchan_attach(p,
 			conn_new(d->base, r, FRAME_LIMIT_WORKER,
 				workerchan_ops(), NULL));
-		goto started;
+		goto placed;
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
 		pipe2(pfd, O_CLOEXEC) < 0) {
@@ -448,7 +455,17 @@ spawn_worker(struct pod *p)
 		conn_new(d->base, sv[0], FRAME_LIMIT_WORKER, workerchan_ops(),
 			NULL));
 	spare_schedule(d, 0);
-started:
+placed:
+	/*
+	 * Into the pod's cgroup before start: the worker (spare or new)
+	 * starts nothing before start, so all it runs is inside.
+	 */
+	if (cgroup_place(p, pid, &err) < 0) {
+		json_object_put(cfg);
+		spawn_fail(p, err);
+		free(err);
+		return;
+	}
 	(void)podstore_write(d, p);
 	log_info("pod %s: worker pid %d started%s", p->name, (int)pid,
 		p->restoring ? " (restore)" : "");

@@ -66,6 +66,8 @@ stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 		stop_arm(p, 2);
 	} else {
 		log_warn("pod %s: no exit after SIGTERM, SIGKILL", p->name);
+		/* The whole cgroup: also what left the process group. */
+		(void)cgroup_kill(p);
 		stop_signal(p, SIGKILL);
 		stop_arm(p, 3);
 	}

@@ -180,5 +180,6 @@ summary_text(struct daemon *d, struct pod *p, struct textbuf *tb)
 	scope_rules_clear(&eff);
 	summary_names(tb, ",\"mcp\":", &p->mcp);
 	budget_summary_text(d, p, tb);
+	cgroup_summary_text(p, tb);
 	textbuf_add(tb, "}", 1);
 }

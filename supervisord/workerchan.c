@@ -230,6 +230,7 @@ static const struct param_spec workerchan_p_spawn[] = {
 	{ "restart", PARAM_STRING, true },
 	{ "approval", PARAM_OBJECT, true },
 	{ "network", PARAM_STRING, true },
+	{ "limits", PARAM_OBJECT, true },
 	{ "mcp", PARAM_ARRAY, true },
 	{ "worktree", PARAM_OBJECT, true },
 	{ "budget_tokens", PARAM_INT, true },

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/cgroup2.h"
 #include "common/xmalloc.h"
 #include "common/proc.h"
 #include "worker/confine.h"
@@ -46,6 +47,8 @@ struct tool_bash {
 	bool eof;
 	bool timed_out;
 	bool grace_kill;
+	bool oom_known; /* the pod's memory.events was read at the start */
+	int64_t oom_before; /* its oom_kill then */
 	struct tool_bash *next; /* env->bash_dying */
 	struct tool_bash *all_next; /* env->bash_all: every one not freed */
 };
@@ -206,12 +209,50 @@ tool_bash_pid_cb(evutil_socket_t fd, short what, void *arg)
 	tool_bash_maybe_finish(b);
 }
 
+/*
+ * OOM kills in the pod's cgroup while b ran (0 if none or unknown): the
+ * new ones since the last report go to env->on_oom (an `oom` event).
+ */
+static int64_t
+tool_bash_oom_kills(struct tool_bash *b)
+{
+	struct tool_env *env = b->env;
+	int64_t now;
+
+	if (!b->oom_known ||
+		cgroup2_read_int(
+			env->cgroup, "memory.events", "oom_kill", &now) < 0 ||
+		now <= b->oom_before)
+		return 0;
+	if (now > env->oom_seen && env->on_oom != NULL)
+		env->on_oom(env->on_oom_arg,
+			now -
+				(env->oom_seen >= 0 ? env->oom_seen
+						    : b->oom_before));
+	env->oom_seen = now;
+	return now - b->oom_before;
+}
+
+/* "the pod's memory limit (memory.max 512 MiB)" (caller frees). */
+static char *
+tool_bash_oom_what(const struct tool_env *env)
+{
+	if (env->memory_max <= 0)
+		return xstrdup("the pod's memory limit");
+	if (env->memory_max % (1 << 20) == 0)
+		return xstrfmt("the pod's memory limit (memory.max %lld MiB)",
+			(long long)(env->memory_max >> 20));
+	return xstrfmt("the pod's memory limit (memory.max %lld bytes)",
+		(long long)env->memory_max);
+}
+
 static void
 tool_bash_result(struct tool_bash *b)
 {
 	struct tool_result *res = b->res;
 	size_t lines = b->newlines;
-	char *text, *what;
+	int64_t ooms = tool_bash_oom_kills(b);
+	char *text, *what, *lim;
 
 	if (b->out.total > 0 && b->last != '\n')
 		lines++;
@@ -226,7 +267,27 @@ tool_bash_result(struct tool_bash *b)
 	else
 		what = xstrfmt("killed by signal %d (%s)", WTERMSIG(b->status),
 			strsignal(WTERMSIG(b->status)));
-	res->is_error = b->timed_out || b->status < 0 ||
+	if (ooms > 0) {
+		/* The model must know why: not a crash of its program. */
+		char *old = text;
+
+		lim = tool_bash_oom_what(b->env);
+		text = xstrfmt("%s%s[podvisor: %lld process%s of this command "
+			       "killed by the kernel OOM killer: it reached "
+			       "%s]",
+			old,
+			old[0] == '\0' || old[strlen(old) - 1] == '\n' ? ""
+								       : "\n",
+			(long long)ooms, ooms == 1 ? "" : "es", lim);
+		free(old);
+		free(lim);
+		if (!b->timed_out && b->status >= 0 && WIFSIGNALED(b->status) &&
+			WTERMSIG(b->status) == SIGKILL) {
+			free(what);
+			what = xstrdup("killed by the OOM killer");
+		}
+	}
+	res->is_error = ooms > 0 || b->timed_out || b->status < 0 ||
 		!WIFEXITED(b->status) || WEXITSTATUS(b->status) != 0;
 	res->summary =
 		xstrfmt("%s, %zu line%s", what, lines, lines == 1 ? "" : "s");
@@ -272,15 +333,15 @@ tool_bash_child_fail(const char *what)
 }
 
 /* In the forked child: never returns. */
-static void __attribute__((noreturn))
-tool_bash_child(int outfd, const struct confine *cf, const char *command)
+static void __attribute__((noreturn)) tool_bash_child(int outfd,
+	const struct confine *cf, const char *command, bool oom_first)
 {
 	char *argv[] = { (char *)(uintptr_t) "bash", (char *)(uintptr_t) "-c",
 		(char *)(uintptr_t)command, NULL };
 	struct sigaction sa;
 	const char *what;
 	sigset_t set;
-	int sig, nullfd;
+	int sig, nullfd, adj;
 
 	setpgid(0, 0);
 	memset(&sa, 0, sizeof(sa));
@@ -294,6 +355,15 @@ tool_bash_child(int outfd, const struct confine *cf, const char *command)
 	nullfd = open("/dev/null", O_RDONLY);
 	if (nullfd < 0 || dup2(nullfd, STDIN_FILENO) < 0)
 		tool_bash_child_fail("cannot open /dev/null");
+	/* Under a memory limit the OOM killer takes tools before the worker. */
+	if (oom_first &&
+		(adj = open("/proc/self/oom_score_adj",
+			 O_WRONLY | O_CLOEXEC)) >= 0) {
+		ssize_t w = write(adj, "500", 3); /* best effort */
+
+		(void)w;
+		close(adj);
+	}
 	if (confine_child(cf, &what) < 0)
 		tool_bash_child_fail(what);
 	close_range(3, ~0U, 0);
@@ -337,6 +407,8 @@ tool_bash_start(struct tool_env *env, struct json_object *args,
 	struct tool_bash *b;
 	const char *command = NULL;
 	char *err = NULL;
+	int64_t oom_before = 0;
+	bool oom_known = false;
 	int pfd[2], timeout_s;
 	struct timeval tv;
 	pid_t pid;
@@ -353,6 +425,10 @@ tool_bash_start(struct tool_env *env, struct json_object *args,
 			res, "bash not run: pipe: %s", strerror(errno));
 		goto fail_rule;
 	}
+	/* Only with a memory controller: one small read per call. */
+	if (env->cgroup != NULL)
+		oom_known = cgroup2_read_int(env->cgroup, "memory.events",
+				    "oom_kill", &oom_before) == 0;
 	pid = fork();
 	if (pid < 0) {
 		tools_result_error(
@@ -362,7 +438,7 @@ tool_bash_start(struct tool_env *env, struct json_object *args,
 		goto fail_rule;
 	}
 	if (pid == 0)
-		tool_bash_child(pfd[1], &cf, command);
+		tool_bash_child(pfd[1], &cf, command, oom_known);
 	close(pfd[1]);
 	confine_clear(&cf);
 	setpgid(pid, pid);
@@ -374,6 +450,10 @@ tool_bash_start(struct tool_env *env, struct json_object *args,
 	b->pid = pid;
 	b->outfd = pfd[0];
 	b->timeout_s = timeout_s;
+	b->oom_known = oom_known;
+	b->oom_before = oom_before;
+	if (oom_known && env->oom_seen < 0)
+		env->oom_seen = oom_before;
 	b->all_next = env->bash_all;
 	env->bash_all = b;
 	/* Without pidfds (old kernel, valgrind) the exit is polled for. */

@@ -207,6 +207,7 @@ tool_env_init(struct tool_env *env, struct event_base *base, const char *cwd)
 	env->landlock_abi = landlock_abi();
 	env->landlock = env->landlock_abi > 0;
 	env->mountns = -1;
+	env->oom_seen = -1;
 	env->readset = xcalloc(1, sizeof(*env->readset));
 }
 

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct json_object;
@@ -45,6 +46,12 @@ struct tool_env {
 	struct tool_readset *readset; /* read-before-write hashes */
 	struct tool_bash *bash_dying; /* cancelled bash runs not yet reaped */
 	struct tool_bash *bash_all; /* every bash run not yet freed */
+	/* The pod's cgroup (docs/isolation.md): OOM kills of tool children. */
+	const char *cgroup; /* NULL: none */
+	int64_t memory_max; /* for the tool error, 0 if unknown */
+	int64_t oom_seen; /* memory.events oom_kill reported; -1 unknown */
+	void (*on_oom)(void *arg, int64_t killed);
+	void *on_oom_arg;
 	/* Children the orphan reaper leaves alone (MCP stdio servers). */
 	bool (*owns_pid)(void *arg, int pid);
 	void *owns_pid_arg;

@@ -385,8 +385,34 @@ worker_parse_config(struct worker *w, struct json_object *p, char **reterr_msg)
 	}
 	if (w->scratch == NULL)
 		w->scratch = xcalloc(1, sizeof *w->scratch);
+	if (json_object_object_get_ex(p, "cgroup", &v) &&
+		json_object_is_type(v, json_type_object)) {
+		struct json_object *mm = NULL;
+
+		w->cgroup = worker_dup(v, "path");
+		json_object_object_get_ex(v, "memory_max", &mm);
+		w->memory_max = mm != NULL ? json_object_get_int64(mm) : 0;
+	}
 	json_object_object_get_ex(p, "confine", &v);
 	return confine_cfg_parse(v, w->control_sock, &w->confine, reterr_msg);
+}
+
+/* A tool child's run saw OOM kills in the pod's cgroup: tell clients. */
+static void
+worker_on_oom(void *arg, int64_t killed)
+{
+	struct worker *w = arg;
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "killed", json_object_new_int64(killed));
+	json_object_object_add(o, "cgroup", json_object_new_string(w->cgroup));
+	if (w->memory_max > 0)
+		json_object_object_add(
+			o, "memory_max", json_object_new_int64(w->memory_max));
+	worker_broadcast(w, "oom", o);
+	worker_alert(w, "warn", "cgroup",
+		"%lld process(es) of this pod killed by the OOM killer in %s",
+		(long long)killed, w->cgroup);
 }
 
 static int
@@ -540,6 +566,10 @@ worker_start(struct worker *w, struct json_object *params, char **reterr_msg)
 	tool_env_init(&w->tenv, w->base, w->cwd);
 	w->tenv.scratch = (const char *const *)w->scratch;
 	confine_cfg_apply(w->confine, &w->tenv);
+	w->tenv.cgroup = w->cgroup;
+	w->tenv.memory_max = w->memory_max;
+	w->tenv.on_oom = worker_on_oom;
+	w->tenv.on_oom_arg = w;
 	w->tenv.bash_timeout_default_s = w->bash_timeout_s;
 	worker_rebuild_scope(w);
 	r = worker_open_session(w, reterr_msg);
@@ -666,4 +696,5 @@ worker_clear(struct worker *w)
 	free(w->control_sock);
 	free(w->instruction);
 	confine_cfg_free(w->confine);
+	free(w->cgroup);
 }

@@ -56,6 +56,8 @@ struct worker {
 	char **scratch; /* NULL-terminated */
 	int bash_timeout_s;
 	struct confine_cfg *confine; /* start's "confine" (worker/confine.h) */
+	char *cgroup; /* start's "cgroup.path": the pod's cgroup, or NULL */
+	int64_t memory_max; /* its memory.max, 0 if none */
 
 	struct tool_env tenv;
 	struct http *http;

@@ -353,6 +353,31 @@ test_responses_keys(void **state)
 		1, "previous_response_id needs store = true");
 }
 
+static void
+test_limits(void **state)
+{
+	struct config *c = NULL;
+	char *err = NULL;
+
+	(void)state;
+	write_conf("[defaults]\nmemory = 512M\npids = 200\ncpu_weight = 50\n");
+	assert_int_equal(conf_load(conf_path, &c, &err), 0);
+	assert_int_equal(c->limits.memory, 512LL << 20);
+	assert_int_equal(c->limits.pids, 200);
+	assert_int_equal(c->limits.cpu_weight, 50);
+	assert_false(c->limits.swap_set);
+	conf_free(c);
+	write_conf("[defaults]\nmemory_swap = 0\n");
+	assert_int_equal(conf_load(conf_path, &c, &err), 0);
+	assert_true(c->limits.swap_set);
+	assert_int_equal(c->limits.memory_swap, 0);
+	conf_free(c);
+	expect_err("[defaults]\nmemory = lots\n", 2, "memory: expected a size");
+	expect_err("[defaults]\nmemory = 0\n", 2, "memory: expected a size");
+	expect_err("[defaults]\npids = 0\n", 2, "pids");
+	expect_err("[defaults]\ncpu_weight = 10001\n", 2, "cpu_weight");
+}
+
 int
 main(void)
 {
@@ -365,6 +390,7 @@ main(void)
 		cmocka_unit_test(test_approval),
 		cmocka_unit_test(test_env_providers),
 		cmocka_unit_test(test_responses_keys),
+		cmocka_unit_test(test_limits),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
