@@ -268,8 +268,15 @@ cgroup_spawn_params(struct daemon *d, const struct pod *viewer, struct conn *c,
 		return -1;
 	}
 	if (req != NULL) {
-		json_object_object_foreach(req, key, val)
-		{
+		struct json_object_iterator it = json_object_iter_begin(req);
+		struct json_object_iterator end = json_object_iter_end(req);
+
+		for (; !json_object_iter_equal(&it, &end);
+			json_object_iter_next(&it)) {
+			const char *key = json_object_iter_peek_name(&it);
+			struct json_object *val =
+				json_object_iter_peek_value(&it);
+
 			for (i = 0; i < 4 && strcmp(keys[i].key, key) != 0; i++)
 				;
 			if (i == 4) {
