@@ -2,7 +2,7 @@
 """Benchmarks of podvisord and podvisor-worker, black-box over sockets.
 
     bench_daemon.py [spawn] [fanout] [restore] [recovery] [approval]
-                                                           (default: all)
+                    [cgroup]                               (default: all)
 
 spawn     4. spawn -> spawned latency (p50/p99 over 200 spawns) against a
              fork+exec+wait of a trivial (static) program from this driver;
@@ -18,6 +18,10 @@ restore   8. control restore -> restored for a 100,000-entry session log,
              against the same restore with a fresh (1-entry) log.
 approval 10. a pending approval while idle (worker USS, wakeups) and the
              approve -> tool start latency (see bench_approval).
+cgroup   11. spawn -> spawned p50/p99 with each worker placed in a cgroup
+             of its own (PODVISOR_CGROUP_ROOT: a fresh directory in the
+             cgroup2 hierarchy; root only) against a daemon without,
+             interleaved (docs/isolation.md "Resource limits").
 recovery  9. kill -9 of podvisord with 100 live pods -> every pod re-adopted
              (list shows them live with unchanged pids, and each worker's
              supervisor link answers list_pods again), against the same
@@ -31,6 +35,7 @@ every wait is on a reply, an event, a line or a process exit.
 import json
 import os
 import resource
+import select
 import signal
 import socket
 import statistics
@@ -701,9 +706,82 @@ def bench_approval():
         env.cleanup()
 
 
+def cgroup2_dir():
+    """A fresh directory in the cgroup2 hierarchy (root only), or None."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            if post.split(" ", 1)[0] == "cgroup2" and \
+                    pre.split()[3] == "/":
+                path = os.path.join(pre.split()[4],
+                                    "pvbench-%d" % os.getpid())
+                try:
+                    os.mkdir(path)
+                    return path
+                except OSError:
+                    return None
+    return None
+
+
+def cgroup2_remove(path):
+    with open(os.path.join(path, "cgroup.kill"), "w") as f:
+        f.write("1")
+    ev = os.path.join(path, "cgroup.events")
+    with open(ev) as f:
+        poll = select.poll()
+        poll.register(f, select.POLLPRI | select.POLLERR)
+        deadline = now() + 10
+        while "populated 0" not in (f.seek(0) or f.read()):
+            if now() > deadline:
+                break
+            poll.poll(1000)
+    for d in os.listdir(path):
+        if os.path.isdir(os.path.join(path, d)):
+            os.rmdir(os.path.join(path, d))
+    os.rmdir(path)
+
+
+def bench_cgroup():
+    """spawn -> spawned with each pod's worker placed in a cgroup of its
+    own (mkdir, limits written, pid moved) against the same daemon code
+    without cgroups; two daemons, spawns interleaved one by one."""
+    cg = cgroup2_dir()
+    if cg is None:
+        note("cgroup: skipped (no writable cgroup2 hierarchy)")
+        return
+    raise_nofile()
+    envs = [new_env("cg-on", max_pods=400), new_env("cg-off", max_pods=400)]
+    try:
+        envs[0].start_daemon({"PODVISOR_CGROUP_ROOT": cg})
+        envs[1].start_daemon()
+        cs = [e.control(timeout=30) for e in envs]
+        hello = cs[0].prelude["data"].get("cgroups", {})
+        pvtest.check(hello.get("available") is True,
+                     "no cgroups in the daemon: %r" % hello)
+        note("cgroup: pods in %s (controllers: %s)" %
+             (cg, ", ".join(hello.get("controllers") or []) or "none"))
+        lat = [[], []]
+        for i in range(200):
+            for k in (0, 1) if i % 2 == 0 else (1, 0):
+                dt, _ = timed_call(cs[k], "spawn",
+                                   spawn_params(envs[k], "p%04d" % i))
+                lat[k].append(dt)
+        pvtest.check(len(os.listdir(cg)) >= 201, "pods not in cgroups")
+        figure("spawn_cgroup_p50", median(lat[0]) * 1e3, "ms",
+               median(lat[1]) * 1e3)
+        figure("spawn_cgroup_p99", quantile(lat[0], 0.99) * 1e3, "ms",
+               quantile(lat[1], 0.99) * 1e3)
+        note("cgroup: p50 difference %+.3f ms" %
+             ((median(lat[0]) - median(lat[1])) * 1e3))
+    finally:
+        for e in envs:
+            e.cleanup()
+        cgroup2_remove(cg)
+
+
 BENCHES = {"spawn": bench_spawn, "fanout": bench_fanout,
            "restore": bench_restore, "recovery": bench_recovery,
-           "approval": bench_approval}
+           "approval": bench_approval, "cgroup": bench_cgroup}
 
 
 def main():
