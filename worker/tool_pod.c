@@ -34,31 +34,33 @@ struct tool_pod_run {
 	struct tool_result res; /* for results delivered from a timer */
 };
 
-static const struct llm_tool_def tool_pod_table[] = {
-	{ "answer_approval",
-		"Answer a tool-call approval request of one of your child pods (it arrives as a child_approval_request notification): allow_once, allow_always or deny with a reason. Leave it unanswered to let your user decide.",
-		"{\"type\":\"object\",\"properties\":{\"pod\":{\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"decision\":{\"type\":\"string\",\"enum\":[\"allow_once\",\"allow_always\",\"deny\"]},\"reason\":{\"type\":\"string\"}},\"required\":[\"pod\",\"id\",\"decision\"]}" },
-	{ "list_pods",
-		"List the pods you can see (yourself, your children and their descendants, your peers) with status and scope.",
-		"{\"type\":\"object\",\"properties\":{}}" },
-	{ "read_pod_output",
-		"Read the assistant text a pod produced since your last read_pod_output call for it.",
-		"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}" },
-	{ "restore_pod",
-		"Restart a stopped or crashed pod you can see, with its history.",
-		"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}" },
-	{ "send_to_peer",
-		"Send a message to a registered peer pod; it arrives as a notification.",
-		"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"message\":{\"type\":\"string\"}},\"required\":[\"name\",\"message\"]}" },
-	{ "send_to_pod",
-		"Send a message (a new task) to one of your child pods.",
-		"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"message\":{\"type\":\"string\"}},\"required\":[\"name\",\"message\"]}" },
-	{ "spawn_pod",
-		"Start a child pod with a task and a scope that must lie within your own write scope; its write scope is taken from yours while it lives. You are notified when its turns end.",
-		"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"task\":{\"type\":\"string\"},\"scope\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"target\":{\"type\":\"string\"},\"permission\":{\"type\":\"string\",\"enum\":[\"read\",\"write\"]},\"recursive\":{\"type\":\"boolean\"}},\"required\":[\"target\",\"permission\"]}},\"cwd\":{\"type\":\"string\"},\"model\":{\"type\":\"string\"},\"instruction\":{\"type\":\"string\"},\"approval\":{\"type\":\"object\",\"description\":\"the child's approval policy, as strict as yours or stricter\",\"properties\":{\"policy\":{\"type\":\"string\",\"enum\":[\"never\",\"writes\",\"bash\",\"always\"]},\"allow\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"timeout_s\":{\"type\":\"integer\"}}},\"network\":{\"type\":\"string\",\"enum\":[\"on\",\"loopback\",\"off\"],\"description\":\"what the child's tools reach: yours or narrower (off < loopback < on)\"},\"limits\":{\"type\":\"object\",\"description\":\"the child's cgroup limits, yours or lower (default: yours)\",\"properties\":{\"memory\":{\"type\":\"integer\",\"description\":\"bytes\"},\"memory_swap\":{\"type\":\"integer\"},\"pids\":{\"type\":\"integer\"},\"cpu_weight\":{\"type\":\"integer\"}}},\"mcp\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"description\":\"names of your MCP servers the child gets (default: all of yours)\"},\"worktree\":{\"type\":\"object\",\"description\":\"give the child its own git worktree of your repository on a new branch (default pod/NAME) from base (default your HEAD, your last commit): its cwd; relative scope targets are inside it\",\"properties\":{\"base\":{\"type\":\"string\"},\"branch\":{\"type\":\"string\"}}},\"budget_tokens\":{\"type\":\"integer\",\"description\":\"tokens the child may spend, taken from your budget and what it leaves returned when it ends (default: half of what you have left)\"}},\"required\":[\"name\",\"task\",\"scope\"]}" },
-	{ "stop_pod", "Stop a child pod; its write scope returns to you.",
-		"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}" },
-};
+static const struct llm_tool_def
+	tool_pod_table
+		[] = {
+			{ "answer_approval",
+				"Answer a tool-call approval request of one of your child pods (it arrives as a child_approval_request notification): allow_once, allow_always or deny with a reason. Leave it unanswered to let your user decide.",
+				"{\"type\":\"object\",\"properties\":{\"pod\":{\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"decision\":{\"type\":\"string\",\"enum\":[\"allow_once\",\"allow_always\",\"deny\"]},\"reason\":{\"type\":\"string\"}},\"required\":[\"pod\",\"id\",\"decision\"]}" },
+			{ "list_pods",
+				"List the pods you can see (yourself, your children and their descendants, your peers) with status and scope.",
+				"{\"type\":\"object\",\"properties\":{}}" },
+			{ "read_pod_output",
+				"Read the assistant text a pod produced since your last read_pod_output call for it.",
+				"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}" },
+			{ "restore_pod",
+				"Restart a stopped or crashed pod you can see, with its history.",
+				"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}" },
+			{ "send_to_peer",
+				"Send a message to a registered peer pod; it arrives as a notification.",
+				"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"message\":{\"type\":\"string\"}},\"required\":[\"name\",\"message\"]}" },
+			{ "send_to_pod",
+				"Send a message (a new task) to one of your child pods.",
+				"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"message\":{\"type\":\"string\"}},\"required\":[\"name\",\"message\"]}" },
+			{ "spawn_pod",
+				"Start a child pod with a task and a scope that must lie within your own write scope; its write scope is taken from yours while it lives. You are notified when its turns end.", "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"task\":{\"type\":\"string\"},\"scope\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"target\":{\"type\":\"string\"},\"permission\":{\"type\":\"string\",\"enum\":[\"read\",\"write\"]},\"recursive\":{\"type\":\"boolean\"}},\"required\":[\"target\",\"permission\"]}},\"cwd\":{\"type\":\"string\"},\"model\":{\"type\":\"string\"},\"instruction\":{\"type\":\"string\"},\"approval\":{\"type\":\"object\",\"description\":\"the child's approval policy, as strict as yours or stricter\",\"properties\":{\"policy\":{\"type\":\"string\",\"enum\":[\"never\",\"writes\",\"bash\",\"always\"]},\"allow\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"timeout_s\":{\"type\":\"integer\"}}},\"network\":{\"type\":\"string\",\"enum\":[\"on\",\"loopback\",\"off\"],\"description\":\"what the child's tools reach: yours or narrower (off < loopback < on)\"},\"limits\":{\"type\":\"object\",\"description\":\"the child's cgroup limits, yours or lower (default: yours)\",\"properties\":{\"memory\":{\"type\":\"integer\",\"description\":\"bytes\"},\"memory_swap\":{\"type\":\"integer\"},\"pids\":{\"type\":\"integer\"},\"cpu_weight\":{\"type\":\"integer\"}}},\"mcp\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"description\":\"names of your MCP servers the child gets (default: all of yours)\"},\"worktree\":{\"type\":\"object\",\"description\":\"give the child its own git worktree of your repository on a new branch (default pod/NAME) from base (default your HEAD, your last commit): its cwd; relative scope targets are inside it\",\"properties\":{\"base\":{\"type\":\"string\"},\"branch\":{\"type\":\"string\"}}},\"budget_tokens\":{\"type\":\"integer\",\"description\":\"tokens the child may spend, taken from your budget and what it leaves returned when it ends (default: half of what you have left)\"}},\"required\":[\"name\",\"task\",\"scope\"]}" },
+			{ "stop_pod",
+				"Stop a child pod; its write scope returns to you.",
+				"{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}" },
+		};
 
 #define TOOL_POD_N (sizeof tool_pod_table / sizeof tool_pod_table[0])
 
