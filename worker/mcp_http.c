@@ -317,7 +317,10 @@ mcp_http_post_done(
 			"new one");
 		return;
 	}
-	if (r->len > 0 && (r->json || (status >= 200 && status < 300))) {
+	/* A body answering a notification or an answer of ours has
+	 * nothing to say (202 is due; some servers send {"result":{}}). */
+	if (r->len > 0 && id != 0 &&
+		(r->json || (status >= 200 && status < 300))) {
 		rc = mcp_server_recv(s, r->body, r->len);
 		if (rc < 0)
 			return; /* closed; r was dropped with it */
