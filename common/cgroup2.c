@@ -138,6 +138,18 @@ cgroup2_check_root(struct cgroup2_info *ci)
 	ci->avail = cgroup2_parse_controllers(ci->controllers);
 }
 
+char *
+cgroup2_self_dir(void)
+{
+	char *mnt = cgroup2_mount(), *self = cgroup2_self_path(), *dir = NULL;
+
+	if (mnt != NULL && self != NULL && self[0] == '/')
+		dir = xstrfmt("%s%s", mnt, strcmp(self, "/") == 0 ? "" : self);
+	free(mnt);
+	free(self);
+	return dir;
+}
+
 /* See cgroup2.h. */
 void
 cgroup2_probe(const char *override, struct cgroup2_info *ci)

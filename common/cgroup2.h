@@ -46,6 +46,8 @@ struct cgroup2_info {
  */
 void cgroup2_probe(const char *override, struct cgroup2_info *ci);
 void cgroup2_info_clear(struct cgroup2_info *ci);
+/* This process's cgroup directory (mount + 0:: path), or NULL. */
+char *cgroup2_self_dir(void);
 
 /* Controller names in "memory pids cpu" -> CG2_* mask. */
 unsigned cgroup2_parse_controllers(const char *s);

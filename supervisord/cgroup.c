@@ -523,12 +523,13 @@ cgroup_set(const char *dir, const char *file, int64_t v, bool wanted,
 	return r;
 }
 
+static int cgroup_apply(struct pod *p, const char *dir, char **reterr_msg);
+
 int
 cgroup_prepare(struct pod *p, char **reterr_msg)
 {
 	const struct pod_limits *l = &p->limits;
 	struct daemon *d = p->d;
-	unsigned avail;
 	char *dir, *err = NULL;
 	int r = 0;
 
@@ -546,7 +547,6 @@ cgroup_prepare(struct pod *p, char **reterr_msg)
 			free(err);
 		return -EOPNOTSUPP;
 	}
-	avail = d->cg->info.avail;
 	dir = cgroup_pod_dir(d, p->name);
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		r = -errno;
@@ -555,7 +555,53 @@ cgroup_prepare(struct pod *p, char **reterr_msg)
 		free(dir);
 		return r;
 	}
-	/* Every file, also to lift a limit the pod had before. */
+	r = cgroup_apply(p, dir, reterr_msg);
+	free(dir);
+	return r;
+}
+
+/*
+ * --release-cgroup (the unit's ExecStartPre, in systemd's <unit>/.control):
+ * turn podvisord's controllers off in the unit's cgroup, so that systemd
+ * (before 254, without DelegateSubgroup=) can put the restarted podvisord
+ * there after a crash.  The new podvisord enables them again and writes
+ * every re-adopted pod's limits anew (cgroup_reattached).
+ */
+int
+cgroup_release(void)
+{
+	const char *env = getenv("PODVISOR_CGROUP_ROOT");
+	char *dir =
+		env != NULL && *env != '\0' ? xstrdup(env) : cgroup2_self_dir();
+	size_t len;
+	unsigned bit;
+	char op[16];
+	int r;
+
+	if (dir == NULL)
+		return 0;
+	len = strlen(dir);
+	if (len > 9 && strcmp(dir + len - 9, "/.control") == 0)
+		dir[len - 9] = '\0';
+	for (bit = 1; bit & CG2_ALL; bit <<= 1) {
+		snprintf(op, sizeof(op), "-%s", cgroup2_controller_name(bit));
+		r = cgroup2_write(dir, "cgroup.subtree_control", op);
+		if (r < 0 && r != -EINVAL && r != -ENOENT)
+			log_info("cgroups: %s in %s/cgroup.subtree_control: %s",
+				op, dir, strerror(-r));
+	}
+	free(dir);
+	return 0;
+}
+
+/* Write p's limits into dir: every file, also to lift an old limit. */
+static int
+cgroup_apply(struct pod *p, const char *dir, char **reterr_msg)
+{
+	const struct pod_limits *l = &p->limits;
+	unsigned avail = p->d->cg->info.avail;
+	int r = 0;
+
 	if (avail & CG2_MEMORY) {
 		r = cgroup_set(dir, "memory.max",
 			l->memory > 0 ? l->memory : INT64_MAX, l->memory > 0,
@@ -574,7 +620,6 @@ cgroup_prepare(struct pod *p, char **reterr_msg)
 			l->cpu_weight > 0 ? l->cpu_weight
 					  : CGROUP_CPU_WEIGHT_DEFAULT,
 			l->cpu_weight > 0, reterr_msg);
-	free(dir);
 	return r;
 }
 
@@ -655,6 +700,12 @@ cgroup_reattached(struct pod *p)
 		log_warn("pod %s: worker %d was in %s; moved into %s", p->name,
 			(int)p->pid, cur != NULL ? cur : "?", dir);
 	else {
+		log_warn("pod %s: %s", p->name, err);
+		free(err);
+		err = NULL;
+	}
+	/* The limits again: a --release-cgroup before this start lifted them. */
+	if (cgroup_apply(p, dir, &err) < 0) {
 		log_warn("pod %s: %s", p->name, err);
 		free(err);
 	}

@@ -75,7 +75,10 @@ int cgroup_prepare(struct pod *p, char **reterr_msg);
 int cgroup_place(struct pod *p, pid_t pid, char **reterr_msg);
 /* The start request's "cgroup" object (new reference) or NULL. */
 struct json_object *cgroup_start_json(const struct pod *p);
-/* A re-attached worker: keep (or put) it in its pod's cgroup. */
+/* podvisord --release-cgroup: see cgroup.c.  Always 0. */
+int cgroup_release(void);
+/* A re-attached worker: keep (or put) it in its pod's cgroup, rewrite
+ * its limits. */
 void cgroup_reattached(struct pod *p);
 /* Kill everything in the pod's cgroup (cgroup.kill); false if none. */
 bool cgroup_kill(struct pod *p);

@@ -33,11 +33,16 @@ static void
 main_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: podvisord [--config FILE] [--help] [--version]\n"
+		"usage: podvisord [--config FILE] [--release-cgroup] [--help] "
+		"[--version]\n"
 		"\n"
 		"The podvisor supervisor daemon; runs in the foreground.\n"
 		"  --config FILE  config.ini to use (default: "
-		"$PODVISOR_CONFIG or ~/.config/podvisor/config.ini)\n");
+		"$PODVISOR_CONFIG or ~/.config/podvisor/config.ini)\n"
+		"  --release-cgroup  turn podvisord's cgroup controllers off "
+		"in the unit's\n"
+		"                 cgroup and exit (the unit's ExecStartPre; "
+		"docs/isolation.md)\n");
 }
 
 static void
@@ -199,6 +204,7 @@ main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "release-cgroup", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon d;
@@ -216,6 +222,9 @@ main(int argc, char **argv)
 		case 'V':
 			printf("podvisord %s\n", PODVISOR_VERSION);
 			return 0;
+		case 'R':
+			log_init("podvisord");
+			return cgroup_release();
 		default:
 			main_usage(stderr);
 			return 2;

@@ -28,6 +28,7 @@ bound to cgroup v1 on a v1/hybrid system) is skipped with the reason.
 import json
 import os
 import select
+import subprocess
 import time
 import uuid
 
@@ -293,6 +294,16 @@ def test_placement(env):
         stray = int(output(res).split("pid=")[1].split()[0])
         check(cgroup_of(stray) == cg.rel("pod-a"), "the stray is elsewhere")
         env.kill_daemon()
+        # What the unit's ExecStartPre runs before systemd restarts it.
+        env_rel = dict(env.env)
+        env_rel.update(cg.env())
+        r = subprocess.run([os.environ["PODVISORD"], "--release-cgroup"],
+                           env=env_rel, capture_output=True, text=True,
+                           timeout=30)
+        check(r.returncode == 0, "--release-cgroup: %r" % r)
+        check(read(cg.path, "cgroup.subtree_control").strip() == "",
+              "controllers still on: %r" %
+              read(cg.path, "cgroup.subtree_control"))
         env.start_daemon(cg.env())
         c = env.control()
         # A message reaches a's worker only once it has re-attached.
@@ -357,6 +368,26 @@ def test_limits_applied(env):
             f.write("max")
         c.request("restore", {"name": "p"})
         check(read(pod, "pids.max").strip() == "200", "restore: pids.max")
+        # A crash, the unit's --release-cgroup, a new podvisord: the
+        # re-adopted pod gets its limits written again.
+        pp = env.pod_client("p")
+        env.kill_daemon()
+        env_rel = dict(env.env)
+        env_rel.update(cg.env())
+        r = subprocess.run([os.environ["PODVISORD"], "--release-cgroup"],
+                           env=env_rel, capture_output=True, text=True,
+                           timeout=30)
+        check(r.returncode == 0 and
+              not os.path.exists(os.path.join(pod, "pids.max")),
+              "--release-cgroup left pids on: %r" % r)
+        env.start_daemon(cg.env())
+        c = env.control()
+        c.request("send", {"name": "p", "message": "are you there"})
+        pp.wait_event("run_end", 30)
+        pp.wait_event("status")
+        check(read(pod, "pids.max").strip() == "200" and
+              read(pod, "memory.max").strip() == str(256 << 20),
+              "limits after the re-adoption: %r" % read(pod, "pids.max"))
         # A child only narrows (spawn_pod from p's worker).
         pp = env.pod_client("p")
         base = ('@spawn_pod {"name":"p.%s","task":"hi","scope":[{"target":'
