@@ -5,7 +5,9 @@
 Tools: ok (echoes its text), crash (exits 3 after a stderr line), hang
 (never answers; logs a cancellation on stderr), garbage (a line that is
 not JSON), huge (a 5 MiB line), stderr_flood (one 100 KiB stderr line,
-then answers), plus t0..t4 listed over three pages of tools/list.
+then answers), add_tool (adds the tool "added" and sends
+notifications/tools/list_changed), plus t0..t4 listed over three pages of
+tools/list.
 HOSTILE_START=exit|badversion|silent misbehaves at start instead;
 HOSTILE_VERSION sets the protocol version it answers with.
 """
@@ -33,7 +35,8 @@ PAGES = [
     [tool("ok", "echo text"), tool("crash", "exit"), tool("hang", "hang")],
     [tool("garbage", "not json"), tool("huge", "5 MiB line"),
      tool("stderr_flood", "long stderr line"), tool("t0", "x")],
-    [tool("t%d" % i, "x") for i in range(1, 5)],
+    [tool("t%d" % i, "x") for i in range(1, 5)] +
+    [tool("add_tool", "adds the tool 'added', says list_changed")],
 ]
 
 if start == "exit":
@@ -82,6 +85,12 @@ for line in sys.stdin:
         elif name == "garbage":
             sys.stdout.write("this is {not json\n")
             sys.stdout.flush()
+        elif name == "add_tool":
+            PAGES[2].append(tool("added", "added at run time"))
+            send({"jsonrpc": "2.0", "id": mid, "result": {
+                "content": [{"type": "text", "text": "added a tool"}]}})
+            send({"jsonrpc": "2.0",
+                  "method": "notifications/tools/list_changed"})
         elif name == "huge":
             sys.stdout.write('{"x":"' + "a" * (5 << 20) + '"}\n')
             sys.stdout.flush()

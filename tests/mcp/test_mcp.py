@@ -223,7 +223,7 @@ def test_hostile(env):
     check(results(evs)[0]["output"] == "ok: first", "ok: %r" % results(evs))
     g = w.client().prelude["data"]["greeting"]
     names = [t for t in g["tools"] if t.startswith("mcp__bad__")]
-    check(len(names) == 11 and "mcp__bad__t4" in names,
+    check(len(names) == 12 and "mcp__bad__t4" in names,
           "3 pages of tools: %r" % names)
     cases = [("crash", "exited with status 3"),
              ("garbage", "not JSON-RPC"),
@@ -249,6 +249,29 @@ def test_hostile(env):
     check(max(len(x) for x in w.log_all().splitlines()) < 4000,
           "stderr line not cut")
     check(w.proc.poll() is None, "worker alive")
+    w.shutdown()
+
+
+def test_list_changed(env):
+    """notifications/tools/list_changed over stdio: the tools are listed
+    again (all pages) and the next model request offers the new tool."""
+    rec = os.path.join(env.root, "req.jsonl")
+    url = env.start_fakellm(record=rec)
+    w = Worker(env, "a", url, mcp=[hostile()])
+    p = w.client()
+    evs = run(p, '@tool mcp__bad__add_tool {}')
+    check(results(evs)[0]["output"] == "added a tool", "add_tool: %r" %
+          results(evs))
+    wait_log(w, "MCP server bad: tool list changed (13 tools)")
+    evs = run(p, '@tool mcp__bad__added {"text":"new"}')
+    check(results(evs)[0]["output"] == "added: new", "added: %r" %
+          results(evs))
+    names = [t["function"]["name"] for t in recorded(rec)[-2]["body"]["tools"]]
+    check("mcp__bad__added" in names and "mcp__bad__t4" in names,
+          "the model saw the new list: %r" % names)
+    check("mcp__bad__added" not in [
+        t["function"]["name"] for t in recorded(rec)[0]["body"]["tools"]],
+        "not before the change")
     w.shutdown()
 
 
@@ -670,7 +693,7 @@ if __name__ == "__main__":
               "'npm ci --prefix tests/mcp')")
         sys.exit(77)
     pvtest.run_tests([test_everything_tools, test_progress_and_cancel,
-                      test_hostile, test_start_failures, test_restore_interrupted,
+                      test_hostile, test_list_changed, test_start_failures, test_restore_interrupted,
                       test_confined,
                       test_secret_env, test_daemon_config,
                       test_daemon_inline, test_http_everything,
