@@ -52,6 +52,17 @@ cli_limits_opt(
 	return 0;
 }
 
+/* text without its trailing "; " CG2_FIX: doctor prints the fix apart. */
+static char *
+cli_limits_no_fix(const char *text)
+{
+	size_t n = strlen(text), f = strlen("; " CG2_FIX);
+
+	if (n >= f && strcmp(text + n - f, "; " CG2_FIX) == 0)
+		return xstrndup(text, n - f);
+	return xstrdup(text);
+}
+
 /* doctor: the "cgroups" object of podvisord's hello, or a local probe. */
 void
 cli_limits_doctor(struct json_object *hello_cgroups,
@@ -101,19 +112,23 @@ cli_limits_doctor(struct json_object *hello_cgroups,
 			return;
 		}
 		json_object_object_get_ex(hello_cgroups, "error", &v);
-		text = xstrfmt("no resource limits (podvisord says): %s",
+		t = cli_limits_no_fix(
 			v != NULL ? json_object_get_string(v) : "unknown");
+		text = xstrfmt("no resource limits (podvisord says): %s", t);
+		free(t);
 		line(arg, 1, CG2_FIX, text);
 		free(text);
 		return;
 	}
 	/* No daemon to ask: what one started from this shell would find. */
 	cgroup2_probe(getenv("PODVISOR_CGROUP_ROOT"), &ci);
-	if (ci.root == NULL)
+	if (ci.root == NULL) {
+		t = cli_limits_no_fix(ci.error);
 		text = xstrfmt("no resource limits for a podvisord started "
 			       "here: %s",
-			ci.error);
-	else
+			t);
+		free(t);
+	} else
 		text = xstrfmt("cgroups: a podvisord started here would use "
 			       "%s (controllers: %s)",
 			ci.root, ci.controllers);
