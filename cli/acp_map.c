@@ -622,6 +622,9 @@ acp_map_stop_reason(const char *result, const char *llm_stop)
 		return "cancelled";
 	if (strcmp(result, "limit_reached") == 0)
 		return "max_turn_requests";
+	/* The pod's token budget (docs/budgets.md): a token limit. */
+	if (strcmp(result, "budget_exhausted") == 0)
+		return "max_tokens";
 	if (llm_stop != NULL &&
 		(strcmp(llm_stop, "max_tokens") == 0 ||
 			strcmp(llm_stop, "length") == 0))

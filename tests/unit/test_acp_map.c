@@ -235,6 +235,8 @@ test_stop_reasons(void **state)
 	assert_string_equal(acp_map_stop_reason("paused", ""), "cancelled");
 	assert_string_equal(
 		acp_map_stop_reason("limit_reached", ""), "max_turn_requests");
+	assert_string_equal(acp_map_stop_reason("budget_exhausted", "tool_use"),
+		"max_tokens");
 	assert_null(acp_map_stop_reason("error", ""));
 }
 
