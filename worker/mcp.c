@@ -931,6 +931,15 @@ mcp_on_response(struct mcp_server *s, int64_t id, struct json_object *result,
 	mcp_call_finish(c, &res);
 }
 
+/* Is request id still waiting for its answer? */
+bool
+mcp_server_request_pending(struct mcp_server *s, int64_t id)
+{
+	return id != 0 &&
+		(id == s->init_id || id == s->list_id ||
+			mcp_call_by_rpc(s, id) != NULL);
+}
+
 /* The transport says request id ended unanswered. */
 void
 mcp_server_request_ended(struct mcp_server *s, int64_t id, const char *cause)

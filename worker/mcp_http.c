@@ -39,6 +39,9 @@
 #define MCP_HTTP_GET_RETRY_S 1
 #define MCP_HTTP_DELETE_TIMEOUT_S 2
 #define MCP_HTTP_IDLE_SLACK_S 30
+#define MCP_HTTP_RESUME_MS 1000 /* without a "retry:" */
+#define MCP_HTTP_RESUME_MAX_MS 30000
+#define MCP_HTTP_RESUMES 5 /* per request */
 
 enum mcp_http_kind {
 	MCP_HTTP_POST,
@@ -60,6 +63,9 @@ struct mcp_http_req {
 	char *body;
 	size_t len;
 	bool too_long;
+	char *last_event_id; /* a GET resuming the answer to id */
+	int resumes;
+	struct event *resume_ev; /* waiting to resume */
 	int in_cb; /* inside one of our callbacks */
 	bool dead; /* free when the callback unwinds */
 };
@@ -101,6 +107,9 @@ mcp_http_req_free(struct mcp_http_req *r)
 		r->t->get = NULL;
 	sse_free(r->parser);
 	free(r->body);
+	free(r->last_event_id);
+	if (r->resume_ev != NULL)
+		event_free(r->resume_ev);
 	free(r);
 }
 
@@ -156,6 +165,9 @@ mcp_http_url_shown(const char *url, char *buf, size_t size)
 
 static void mcp_http_get_open(struct mcp_http *t);
 static void mcp_http_fail_cb(evutil_socket_t fd, short what, void *arg);
+static int mcp_http_launch(struct mcp_http_req *r, struct mcp_http *t,
+	const char *body, size_t len, char **reterr_msg);
+static bool mcp_http_resume(struct mcp_http_req *from);
 
 static void
 mcp_http_get_retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -265,7 +277,26 @@ mcp_http_get_done(
 	struct mcp_http *t = r->t;
 	const struct mcp_server_config *cfg = mcp_server_config(t->s);
 	struct timeval tv = { MCP_HTTP_GET_RETRY_S, 0 };
+	char shown[256], *cause;
 
+	if (r->id != 0) {
+		/* A GET resuming the answer to request r->id. */
+		if (code == 0 && status >= 200 && status < 300 &&
+			mcp_http_resume(r))
+			return;
+		if (code != 0)
+			cause = xstrfmt("cannot resume the answer from %s: %s",
+				mcp_http_url_shown(
+					t->url, shown, sizeof(shown)),
+				error ? error : "error");
+		else
+			cause = xstrfmt("the server ended its answer without "
+					"a result (resuming it: HTTP %d)",
+				status);
+		mcp_server_request_ended(t->s, r->id, cause);
+		free(cause);
+		return;
+	}
 	t->get = NULL;
 	if (code == 0 && (status < 200 || status >= 300)) {
 		/* 405: the server offers no stream; any refusal is final. */
@@ -326,6 +357,8 @@ mcp_http_post_done(
 			return; /* closed; r was dropped with it */
 	}
 	if (status >= 200 && status < 300) {
+		if (r->sse && mcp_http_resume(r))
+			return;
 		mcp_server_request_ended(
 			s, id, "the server ended its answer without a result");
 		return;
@@ -363,7 +396,8 @@ mcp_http_done_cb(void *arg, int code, int status, const char *error)
 
 /* The headers of one request: "Name: value" strings (secrets: wiped). */
 static char **
-mcp_http_headers(struct mcp_http *t, enum mcp_http_kind kind)
+mcp_http_headers(
+	struct mcp_http *t, enum mcp_http_kind kind, const char *last_event_id)
 {
 	const struct mcp_server_config *cfg = mcp_server_config(t->s);
 	const char *ver = mcp_server_version(t->s);
@@ -372,7 +406,9 @@ mcp_http_headers(struct mcp_http *t, enum mcp_http_kind kind)
 
 	while (cfg->headers != NULL && cfg->headers[n] != NULL)
 		n++;
-	h = xcalloc(n + 5, sizeof(*h));
+	h = xcalloc(n + 6, sizeof(*h));
+	if (last_event_id != NULL)
+		h[k++] = xstrfmt("Last-Event-ID: %s", last_event_id);
 	if (kind == MCP_HTTP_POST) {
 		h[k++] = xstrdup("Content-Type: application/json");
 		h[k++] = xstrdup("Accept: application/json, text/event-stream");
@@ -406,18 +442,33 @@ static struct mcp_http_req *
 mcp_http_start(struct mcp_http *t, enum mcp_http_kind kind, int64_t id,
 	const char *body, size_t len, bool orphan, char **reterr_msg)
 {
-	const struct mcp_server_config *cfg = mcp_server_config(t->s);
-	struct http_req_cb cb = { mcp_http_headers_cb, mcp_http_data_cb,
-		mcp_http_done_cb, mcp_http_header_cb };
-	struct http_opts opts = { 0 };
 	struct mcp_http_req *r;
-	char **h;
 
 	r = xcalloc(1, sizeof(*r));
 	r->pool = t->pool;
 	r->t = orphan ? NULL : t;
 	r->kind = kind;
 	r->id = id;
+	TAILQ_INSERT_TAIL(&t->pool->reqs, r, entry);
+	if (mcp_http_launch(r, t, body, len, reterr_msg) < 0) {
+		mcp_http_req_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Start the HTTP request of r (of t). */
+static int
+mcp_http_launch(struct mcp_http_req *r, struct mcp_http *t, const char *body,
+	size_t len, char **reterr_msg)
+{
+	const struct mcp_server_config *cfg = mcp_server_config(t->s);
+	struct http_req_cb cb = { mcp_http_headers_cb, mcp_http_data_cb,
+		mcp_http_done_cb, mcp_http_header_cb };
+	struct http_opts opts = { 0 };
+	enum mcp_http_kind kind = r->kind;
+	char **h;
+
 	opts.connect_timeout_s = cfg->init_timeout_s;
 	if (kind == MCP_HTTP_GET) {
 		opts.method = "GET";
@@ -433,16 +484,73 @@ mcp_http_start(struct mcp_http *t, enum mcp_http_kind kind, int64_t id,
 						      : cfg->init_timeout_s) +
 			MCP_HTTP_IDLE_SLACK_S;
 	}
-	TAILQ_INSERT_TAIL(&t->pool->reqs, r, entry);
-	h = mcp_http_headers(t, kind);
+	h = mcp_http_headers(t, kind, r->last_event_id);
 	r->req = http_request(t->pool->http, t->url, (const char *const *)h,
 		body, len, &opts, &cb, r, reterr_msg);
 	mcp_http_headers_free(h);
-	if (r->req == NULL) {
+	return r->req != NULL ? 0 : -1;
+}
+
+static void
+mcp_http_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mcp_http_req *r = arg;
+	struct mcp_http *t = r->t;
+	char *err = NULL, *cause;
+	int64_t id;
+
+	if (t == NULL || !mcp_server_request_pending(t->s, r->id)) {
 		mcp_http_req_free(r);
-		return NULL;
+		return;
 	}
-	return r;
+	if (mcp_http_launch(r, t, NULL, 0, &err) == 0)
+		return;
+	cause = xstrfmt("cannot resume the answer: %s", err ? err : "error");
+	free(err);
+	id = r->id;
+	mcp_http_req_free(r);
+	mcp_server_request_ended(t->s, id, cause);
+	free(cause);
+}
+
+/*
+ * The event stream of request id ended before its answer, after an
+ * event with an id: a GET with Last-Event-ID after the stream's
+ * "retry:" asks the server for the rest (2025-11-25 resumability).
+ * Returns false when it is not worth it (no id, tried enough,
+ * answered).
+ */
+static bool
+mcp_http_resume(struct mcp_http_req *from)
+{
+	struct mcp_http *t = from->t;
+	struct mcp_http_req *r;
+	struct timeval tv;
+	long ms;
+
+	if (from->parser == NULL || sse_last_id(from->parser) == NULL ||
+		from->resumes >= MCP_HTTP_RESUMES ||
+		!mcp_server_request_pending(t->s, from->id))
+		return false;
+	ms = sse_retry_ms(from->parser);
+	if (ms < 0)
+		ms = MCP_HTTP_RESUME_MS;
+	if (ms > MCP_HTTP_RESUME_MAX_MS)
+		ms = MCP_HTTP_RESUME_MAX_MS;
+	r = xcalloc(1, sizeof(*r));
+	r->pool = t->pool;
+	r->t = t;
+	r->kind = MCP_HTTP_GET;
+	r->id = from->id;
+	r->resumes = from->resumes + 1;
+	r->last_event_id = xstrdup(sse_last_id(from->parser));
+	r->resume_ev =
+		evtimer_new(mcp_server_base(t->s), mcp_http_resume_cb, r);
+	TAILQ_INSERT_TAIL(&t->pool->reqs, r, entry);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(r->resume_ev, &tv);
+	return true;
 }
 
 static void

@@ -53,6 +53,8 @@ void mcp_server_lost(struct mcp_server *s, const char *cause);
 void mcp_server_request_ended(
 	struct mcp_server *s, int64_t id, const char *cause);
 
+/* Is request id still waiting for its answer? */
+bool mcp_server_request_pending(struct mcp_server *s, int64_t id);
 /* HTTP 404 on the session (the request id met it, 0: none). */
 void mcp_server_session_expired(
 	struct mcp_server *s, int64_t id, const char *cause);

@@ -37,6 +37,7 @@ struct sse {
 	size_t count;
 	int err;
 	bool has_id;
+	long retry_ms; /* the last "retry:", -1 for none */
 	bool skip_lf; /* last chunk ended in CR: a leading LF is its pair */
 	bool first; /* the next line is the stream's first (BOM) */
 };
@@ -227,7 +228,17 @@ sse_field(struct sse *sse, const char *line, size_t len)
 		sse_buf_set(&sse->id, value, vlen);
 		sse->has_id = true;
 	}
-	/* "retry" and unknown fields are ignored. */
+	if (nlen == 5 && memcmp(line, "retry", 5) == 0 && vlen > 0 &&
+		vlen < 10) {
+		long v = 0;
+		size_t i;
+
+		for (i = 0; i < vlen && value[i] >= '0' && value[i] <= '9'; i++)
+			v = v * 10 + (value[i] - '0');
+		if (i == vlen)
+			sse->retry_ms = v;
+	}
+	/* Unknown fields are ignored. */
 	return 0;
 }
 
@@ -291,6 +302,7 @@ sse_new(size_t max_event, sse_event_cb cb, void *arg)
 	struct sse *sse;
 
 	sse = xcalloc(1, sizeof(*sse));
+	sse->retry_ms = -1;
 	sse->max = max_event != 0 ? max_event : SSE_MAX_EVENT;
 	sse->cb = cb;
 	sse->arg = arg;
@@ -463,6 +475,13 @@ const char *
 sse_last_id(const struct sse *sse)
 {
 	return sse->has_id ? sse->id.p : NULL;
+}
+
+/* The last "retry:" in ms, or -1. */
+long
+sse_retry_ms(const struct sse *sse)
+{
+	return sse->retry_ms;
 }
 
 /* How many events were dispatched. */

@@ -8,7 +8,8 @@
  * Incremental parser for text/event-stream (the WHATWG SSE format):
  * bytes may arrive in any chunking; LF, CRLF and CR end lines; ":"
  * starts a comment; "data:" lines (with or without the space) join with
- * "\n"; "event:" names the event (default "message"); "id:" is kept; a
+ * "\n"; "event:" names the event (default "message"); "id:" and
+ * "retry:" are kept; a
  * blank line dispatches.  Events larger than the bound are an error.
  */
 
@@ -37,6 +38,8 @@ void sse_free(struct sse *sse);
 int sse_feed(struct sse *sse, const char *buf, size_t len);
 /* The last "id:" seen, or NULL. Borrowed. */
 const char *sse_last_id(const struct sse *sse);
+/* The last "retry:" field in ms (digits only), or -1. */
+long sse_retry_ms(const struct sse *sse);
 /* Events dispatched so far. */
 size_t sse_count(const struct sse *sse);
 

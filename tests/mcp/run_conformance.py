@@ -20,7 +20,7 @@ SUITE = os.path.join(HERE, "node_modules", "@modelcontextprotocol",
 SHIM = os.path.join(HERE, "node20-fs.mjs")
 # auth/resource-mismatch passes because the client does no OAuth at all
 # (it never sends a token to the wrong resource).
-PASSING = ["initialize", "tools_call", "auth/resource-mismatch"]
+PASSING = ["initialize", "tools_call", "sse-retry", "auth/resource-mismatch"]
 
 
 def node():
