@@ -104,6 +104,8 @@ int cmd_peer(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_forget(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_diff(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_merge(struct cli *, const struct cli_cmd *, int, char **);
+/* "git version X.Y.Z" from git --version, or NULL (caller frees). */
+char *cmd_worktree_git_version(void);
 /* status/inspect's "worktree" as text lines; false if it is not one. */
 bool cmd_worktree_status(struct json_object *w);
 int cmd_budget(struct cli *, const struct cli_cmd *, int, char **);

@@ -433,6 +433,29 @@ cmd_doctor_binary(
 	free(path);
 }
 
+/* git for worktree pods: present, and with merge-tree --write-tree. */
+static void
+cmd_doctor_git(struct cmd_doctor *dr)
+{
+	char *v = cmd_worktree_git_version();
+	int major = 0, minor = 0;
+
+	if (v == NULL)
+		cmd_doctor_line(dr, DOCTOR_WARN, "install git",
+			"git: not found; spawn --worktree, diff and merge "
+			"need it");
+	else if (sscanf(v, "git version %d.%d", &major, &minor) == 2 &&
+		(major > 2 || (major == 2 && minor >= 38)))
+		cmd_doctor_line(
+			dr, DOCTOR_OK, NULL, "git: %s (worktree pods)", v + 12);
+	else
+		cmd_doctor_line(dr, DOCTOR_WARN, "install git 2.38 or later",
+			"git: %s; podvisor merge needs git merge-tree "
+			"--write-tree (2.38)",
+			v);
+	free(v);
+}
+
 /* podvisor doctor */
 int
 cmd_doctor(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
@@ -474,6 +497,7 @@ cmd_doctor(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	cmd_doctor_network(&dr);
 	cli_limits_doctor(dr.cgroups, cmd_doctor_cgroups_line, &dr);
 	json_object_put(dr.cgroups);
+	cmd_doctor_git(&dr);
 	cmd_doctor_binary(&dr, "worker binary", paths_worker_binary(),
 		"install podvisor-worker or set PODVISOR_WORKER");
 	cmd_doctor_binary(&dr, "daemon binary",

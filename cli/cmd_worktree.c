@@ -582,3 +582,13 @@ cmd_worktree_status(struct json_object *w)
 		printf("%-16s unknown: %s\n", "dirty", err);
 	return true;
 }
+
+/* See cli.h. */
+char *
+cmd_worktree_git_version(void)
+{
+	const char *a[] = { "--version", NULL };
+	struct cwt_tree here = { "/", NULL };
+
+	return cwt_git_line(&here, NULL, a);
+}
