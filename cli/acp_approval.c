@@ -70,15 +70,15 @@ acp_approval_approved_cb(struct conn *c, struct msg *m, void *arg)
 
 	(void)c;
 	if (m != NULL && strcmp(m->name, "error") == 0) {
-		code = cli_json_str(m->params, "code");
+		code = msg_json_str(m->params, "code");
 		/* already_decided: another client was first; fine. */
 		if (code == NULL || strcmp(code, "already_decided") != 0)
 			fprintf(stderr,
 				"podvisor: acp: pod %s refused the answer: "
 				"%s [%s]\n",
 				name,
-				cli_json_str(m->params, "message") != NULL
-					? cli_json_str(m->params, "message")
+				msg_json_str(m->params, "message") != NULL
+					? msg_json_str(m->params, "message")
 					: "failed",
 				code != NULL ? code : "error");
 	}
@@ -107,10 +107,10 @@ acp_approval_answer_cb(struct acp *a, struct json_object *result,
 				      : "no outcome");
 		goto out;
 	}
-	kind = cli_json_str(outcome, "outcome");
+	kind = msg_json_str(outcome, "outcome");
 	if (kind == NULL || strcmp(kind, "selected") != 0)
 		goto out; /* cancelled: the pod's cancel withdraws it */
-	decision = acp_map_decision(cli_json_str(outcome, "optionId"));
+	decision = acp_map_decision(msg_json_str(outcome, "optionId"));
 	if (decision == NULL) {
 		fprintf(stderr,
 			"podvisor: acp: the editor chose an option podvisor "
@@ -137,7 +137,7 @@ acp_approval_ask(struct acp_session *s, struct json_object *data)
 {
 	struct json_object *p;
 	struct acp_approval *ap;
-	const char *id = cli_json_str(data, "id");
+	const char *id = msg_json_str(data, "id");
 
 	if (id == NULL || strlen(id) > ACP_APPROVAL_ID_MAX ||
 		acp_approval_find(s, id) != NULL)
@@ -173,7 +173,7 @@ void
 acp_approval_decided(struct acp_session *s, struct json_object *data)
 {
 	struct acp_approval **pp;
-	const char *id = cli_json_str(data, "id");
+	const char *id = msg_json_str(data, "id");
 
 	if (id != NULL && (pp = acp_approval_find(s, id)) != NULL)
 		acp_approval_withdraw(*pp);

@@ -17,18 +17,6 @@
 /* Longest title we build from a command or pattern. */
 #define ACP_MAP_TITLE_MAX 120
 
-static const char *
-acp_map_str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (o == NULL || !json_object_is_type(o, json_type_object) ||
-		!json_object_object_get_ex(o, key, &v) ||
-		!json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /* The ACP kind of a pod tool. */
 const char *
 acp_map_tool_kind(const char *tool)
@@ -109,17 +97,17 @@ acp_map_line(const char *s)
 static char *
 acp_map_title(const char *tool, struct json_object *args, const char *cwd)
 {
-	const char *path = acp_map_str(args, "path");
+	const char *path = msg_json_str(args, "path");
 	const char *s;
 	char *line, *abs, *t;
 
-	if ((s = acp_map_str(args, "command")) != NULL) {
+	if ((s = msg_json_str(args, "command")) != NULL) {
 		line = acp_map_line(s);
 		t = xstrfmt("%s: %s", tool, line);
 		free(line);
 		return t;
 	}
-	if ((s = acp_map_str(args, "pattern")) != NULL) {
+	if ((s = msg_json_str(args, "pattern")) != NULL) {
 		line = acp_map_line(s);
 		t = xstrfmt("%s %s", tool, line);
 		free(line);
@@ -131,7 +119,7 @@ acp_map_title(const char *tool, struct json_object *args, const char *cwd)
 		free(abs);
 		return t;
 	}
-	if ((s = acp_map_str(args, "name")) != NULL)
+	if ((s = msg_json_str(args, "name")) != NULL)
 		return xstrfmt("%s %s", tool, s);
 	return xstrdup(tool);
 }
@@ -141,7 +129,7 @@ static struct json_object *
 acp_map_locations(const char *tool, struct json_object *args, const char *cwd)
 {
 	struct json_object *locs, *loc, *v;
-	const char *path = acp_map_str(args, "path");
+	const char *path = msg_json_str(args, "path");
 	char *abs;
 
 	if (path == NULL &&
@@ -174,7 +162,7 @@ acp_map_locations(const char *tool, struct json_object *args, const char *cwd)
 static struct json_object *
 acp_map_diff(const char *tool, struct json_object *args, const char *cwd)
 {
-	const char *path = acp_map_str(args, "path");
+	const char *path = msg_json_str(args, "path");
 	const char *old = NULL, *new = NULL;
 	struct json_object *d;
 	char *abs;
@@ -182,10 +170,10 @@ acp_map_diff(const char *tool, struct json_object *args, const char *cwd)
 	if (path == NULL)
 		return NULL;
 	if (strcmp(tool, "write") == 0) {
-		new = acp_map_str(args, "content");
+		new = msg_json_str(args, "content");
 	} else if (strcmp(tool, "edit") == 0) {
-		old = acp_map_str(args, "old");
-		new = acp_map_str(args, "new");
+		old = msg_json_str(args, "old");
+		new = msg_json_str(args, "new");
 		if (old == NULL)
 			return NULL;
 	}
@@ -250,8 +238,8 @@ static struct json_object *
 acp_map_result(struct json_object *data)
 {
 	struct json_object *u, *v, *content, *c;
-	const char *id = acp_map_str(data, "id");
-	const char *text = acp_map_str(data, "output");
+	const char *id = msg_json_str(data, "id");
+	const char *text = msg_json_str(data, "output");
 	bool failed = false;
 
 	if (id == NULL)
@@ -259,7 +247,7 @@ acp_map_result(struct json_object *data)
 	if (json_object_object_get_ex(data, "is_error", &v))
 		failed = json_object_get_boolean(v);
 	if (text == NULL)
-		text = acp_map_str(data, "summary");
+		text = msg_json_str(data, "summary");
 	u = acp_map_update("tool_call_update");
 	json_object_object_add(u, "toolCallId", json_object_new_string(id));
 	json_object_object_add(u, "status",
@@ -273,7 +261,7 @@ acp_map_result(struct json_object *data)
 		json_object_array_add(content, c);
 		json_object_object_add(u, "content", content);
 	}
-	if ((text = acp_map_str(data, "summary")) != NULL) {
+	if ((text = msg_json_str(data, "summary")) != NULL) {
 		v = json_object_new_object();
 		json_object_object_add(
 			v, "summary", json_object_new_string(text));
@@ -286,7 +274,7 @@ acp_map_result(struct json_object *data)
 static struct json_object *
 acp_map_segment(struct json_object *seg)
 {
-	const char *kind = acp_map_str(seg, "kind");
+	const char *kind = msg_json_str(seg, "kind");
 	const char *s, *base;
 	struct json_object *b;
 	char *uri;
@@ -294,11 +282,11 @@ acp_map_segment(struct json_object *seg)
 	if (kind == NULL)
 		return NULL;
 	if (strcmp(kind, "text") == 0 || strcmp(kind, "paste") == 0) {
-		s = acp_map_str(seg, "content");
+		s = msg_json_str(seg, "content");
 		return s != NULL ? acp_map_text_block(s) : NULL;
 	}
 	if (strcmp(kind, "file_ref") == 0 &&
-		(s = acp_map_str(seg, "path")) != NULL) {
+		(s = msg_json_str(seg, "path")) != NULL) {
 		base = strrchr(s, '/');
 		uri = xstrfmt("file://%s", s);
 		b = json_object_new_object();
@@ -341,7 +329,7 @@ acp_map_event(const char *event, struct json_object *data, const char *cwd)
 
 	if (strcmp(event, "text_delta") == 0 ||
 		strcmp(event, "thinking_delta") == 0) {
-		s = acp_map_str(data, "text");
+		s = msg_json_str(data, "text");
 		if (s == NULL || s[0] == '\0')
 			return NULL;
 		return acp_map_chunk(event[1] == 'e' ? "agent_message_chunk"
@@ -349,8 +337,8 @@ acp_map_event(const char *event, struct json_object *data, const char *cwd)
 			acp_map_text_block(s));
 	}
 	if (strcmp(event, "tool_call_start") == 0) {
-		id = acp_map_str(data, "id");
-		name = acp_map_str(data, "name");
+		id = msg_json_str(data, "id");
+		name = msg_json_str(data, "name");
 		if (id == NULL || name == NULL)
 			return NULL;
 		u = acp_map_update("tool_call");
@@ -365,12 +353,12 @@ acp_map_event(const char *event, struct json_object *data, const char *cwd)
 		return u;
 	}
 	if (strcmp(event, "tool_call_done") == 0) {
-		id = acp_map_str(data, "id");
-		name = acp_map_str(data, "name");
+		id = msg_json_str(data, "id");
+		name = msg_json_str(data, "name");
 		if (id == NULL || name == NULL)
 			return NULL;
 		return acp_map_call("tool_call_update", id, name,
-			acp_map_str(data, "arguments"), cwd);
+			msg_json_str(data, "arguments"), cwd);
 	}
 	if (strcmp(event, "tool_result") == 0)
 		return acp_map_result(data);
@@ -395,7 +383,7 @@ acp_map_entry(
 	struct json_object *entry, const char *cwd, struct json_object *updates)
 {
 	struct json_object *segs, *calls, *c, *u;
-	const char *kind = acp_map_str(entry, "kind");
+	const char *kind = msg_json_str(entry, "kind");
 	const char *s, *id, *name;
 	char *text;
 	size_t i, n;
@@ -408,7 +396,7 @@ acp_map_entry(
 		return;
 	}
 	if (strcmp(kind, "segment_start") == 0) {
-		s = acp_map_str(entry, "summary");
+		s = msg_json_str(entry, "summary");
 		if (s == NULL)
 			return;
 		text = xstrfmt("(earlier conversation, compacted)\n%s", s);
@@ -425,11 +413,11 @@ acp_map_entry(
 	}
 	if (strcmp(kind, "assistant") != 0)
 		return;
-	if ((s = acp_map_str(entry, "thinking")) != NULL && s[0] != '\0')
+	if ((s = msg_json_str(entry, "thinking")) != NULL && s[0] != '\0')
 		json_object_array_add(updates,
 			acp_map_chunk(
 				"agent_thought_chunk", acp_map_text_block(s)));
-	if ((s = acp_map_str(entry, "text")) != NULL && s[0] != '\0')
+	if ((s = msg_json_str(entry, "text")) != NULL && s[0] != '\0')
 		json_object_array_add(updates,
 			acp_map_chunk(
 				"agent_message_chunk", acp_map_text_block(s)));
@@ -439,13 +427,13 @@ acp_map_entry(
 	n = json_object_array_length(calls);
 	for (i = 0; i < n; i++) {
 		c = json_object_array_get_idx(calls, i);
-		id = acp_map_str(c, "id");
-		name = acp_map_str(c, "name");
+		id = msg_json_str(c, "id");
+		name = msg_json_str(c, "name");
 		if (id == NULL || name == NULL)
 			continue;
 		json_object_array_add(updates,
 			acp_map_call("tool_call", id, name,
-				acp_map_str(c, "arguments"), cwd));
+				msg_json_str(c, "arguments"), cwd));
 	}
 }
 
@@ -505,7 +493,7 @@ static struct json_object *
 acp_map_block(struct json_object *b, size_t i, char **reterr_msg)
 {
 	struct json_object *res;
-	const char *type = acp_map_str(b, "type");
+	const char *type = msg_json_str(b, "type");
 	const char *s, *uri, *name;
 	char *path, *text;
 
@@ -514,13 +502,13 @@ acp_map_block(struct json_object *b, size_t i, char **reterr_msg)
 		return NULL;
 	}
 	if (strcmp(type, "text") == 0) {
-		if ((s = acp_map_str(b, "text")) == NULL)
+		if ((s = msg_json_str(b, "text")) == NULL)
 			goto missing_text;
 		return acp_map_seg("text", "content", s);
 	}
 	if (strcmp(type, "resource_link") == 0) {
-		uri = acp_map_str(b, "uri");
-		name = acp_map_str(b, "name");
+		uri = msg_json_str(b, "uri");
+		name = msg_json_str(b, "name");
 		if (uri == NULL) {
 			*reterr_msg =
 				xstrfmt("prompt[%zu].uri must be a string", i);
@@ -538,14 +526,14 @@ acp_map_block(struct json_object *b, size_t i, char **reterr_msg)
 	}
 	if (strcmp(type, "resource") == 0) {
 		if (!json_object_object_get_ex(b, "resource", &res) ||
-			(uri = acp_map_str(res, "uri")) == NULL) {
+			(uri = msg_json_str(res, "uri")) == NULL) {
 			*reterr_msg =
 				xstrfmt("prompt[%zu].resource.uri must be "
 					"a string",
 					i);
 			return NULL;
 		}
-		if ((s = acp_map_str(res, "text")) == NULL) {
+		if ((s = msg_json_str(res, "text")) == NULL) {
 			*reterr_msg = xstrfmt("prompt[%zu].resource: binary "
 					      "(blob) resources are not "
 					      "supported, only text",
@@ -645,8 +633,8 @@ void
 acp_map_keep_diff(struct json_object *edits, struct json_object *update)
 {
 	struct json_object *content, *first, *diff, *merged;
-	const char *id = acp_map_str(update, "toolCallId");
-	const char *status = acp_map_str(update, "status");
+	const char *id = msg_json_str(update, "toolCallId");
+	const char *status = msg_json_str(update, "status");
 	const char *type;
 	size_t i, n;
 
@@ -658,7 +646,7 @@ acp_map_keep_diff(struct json_object *edits, struct json_object *update)
 		if (content == NULL || json_object_array_length(content) == 0)
 			return;
 		first = json_object_array_get_idx(content, 0);
-		type = acp_map_str(first, "type");
+		type = msg_json_str(first, "type");
 		if (type != NULL && strcmp(type, "diff") == 0)
 			json_object_object_add(
 				edits, id, json_object_get(first));
@@ -692,15 +680,15 @@ struct json_object *
 acp_map_permission(struct json_object *data, const char *cwd)
 {
 	struct json_object *p, *call, *options, *content, *c;
-	const char *call_id = acp_map_str(data, "call_id");
-	const char *tool = acp_map_str(data, "tool");
-	const char *diff = acp_map_str(data, "diff");
+	const char *call_id = msg_json_str(data, "call_id");
+	const char *tool = msg_json_str(data, "tool");
+	const char *diff = msg_json_str(data, "diff");
 	char *text;
 
-	if (call_id == NULL || tool == NULL || acp_map_str(data, "id") == NULL)
+	if (call_id == NULL || tool == NULL || msg_json_str(data, "id") == NULL)
 		return NULL;
 	call = acp_map_call("tool_call_update", call_id, tool,
-		acp_map_str(data, "arguments"), cwd);
+		msg_json_str(data, "arguments"), cwd);
 	json_object_object_del(call, "sessionUpdate");
 	json_object_object_add(
 		call, "status", json_object_new_string("pending"));

@@ -51,7 +51,7 @@ acp_mode_valid(const char *id)
 bool
 acp_mode_note(struct acp_session *s, struct json_object *approval)
 {
-	const char *level = cli_json_str(approval, "policy");
+	const char *level = msg_json_str(approval, "policy");
 
 	if (!acp_mode_valid(level))
 		return false;
@@ -126,7 +126,7 @@ acp_mode_set_cb(struct conn *c, struct msg *m, void *arg)
 	} else if (strcmp(m->name, "error") == 0) {
 		if (json_object_object_get_ex(m->params, "code", &v))
 			code = json_object_get_string(v);
-		text = cli_json_str(m->params, "message");
+		text = msg_json_str(m->params, "message");
 		data = json_object_new_object();
 		json_object_object_add(
 			data, "code", json_object_new_string(code));

@@ -188,8 +188,8 @@ acp_session_prompt_fail(struct acp_session *s, const char *text)
 static const char *
 acp_session_err(const struct msg *m, const char **ret_code)
 {
-	const char *code = cli_json_str(m->params, "code");
-	const char *text = cli_json_str(m->params, "message");
+	const char *code = msg_json_str(m->params, "code");
+	const char *text = msg_json_str(m->params, "message");
 
 	*ret_code = code != NULL ? code : "error";
 	return text != NULL ? text : "failed";
@@ -264,7 +264,7 @@ static void
 acp_session_run_end(struct acp_session *s, struct json_object *data)
 {
 	struct json_object *err;
-	const char *result = cli_json_str(data, "result");
+	const char *result = msg_json_str(data, "result");
 	const char *stop, *text = NULL;
 	char *msg;
 
@@ -278,7 +278,7 @@ acp_session_run_end(struct acp_session *s, struct json_object *data)
 		return;
 	}
 	if (json_object_object_get_ex(data, "error", &err))
-		text = cli_json_str(err, "message");
+		text = msg_json_str(err, "message");
 	msg = xstrfmt("the turn on pod %s failed: %s", s->name,
 		text != NULL ? text : "unknown error");
 	acp_session_prompt_fail(s, msg);
@@ -293,14 +293,14 @@ acp_session_event(struct acp_session *s, const struct msg *m)
 	const char *v;
 
 	if (strcmp(m->name, "status") == 0) {
-		if ((v = cli_json_str(m->params, "status")) != NULL)
+		if ((v = msg_json_str(m->params, "status")) != NULL)
 			snprintf(s->status, sizeof(s->status), "%s", v);
 		if (s->pstate == ACP_PROMPT_WAITING && !acp_session_busy(s))
 			acp_session_send_run(s);
 		return;
 	}
 	if (strcmp(m->name, "llm_call_end") == 0) {
-		v = cli_json_str(m->params, "stop_reason");
+		v = msg_json_str(m->params, "stop_reason");
 		snprintf(s->llm_stop, sizeof(s->llm_stop), "%s",
 			v != NULL ? v : "");
 		return;
@@ -322,11 +322,11 @@ acp_session_event(struct acp_session *s, const struct msg *m)
 		return;
 	}
 	if (strcmp(m->name, "alert") == 0) {
-		v = cli_json_str(m->params, "level");
+		v = msg_json_str(m->params, "level");
 		fprintf(stderr, "podvisor: acp: pod %s: %s: %s\n", s->name,
 			v != NULL ? v : "info",
-			cli_json_str(m->params, "message") != NULL
-				? cli_json_str(m->params, "message")
+			msg_json_str(m->params, "message") != NULL
+				? msg_json_str(m->params, "message")
 				: "");
 		return;
 	}
@@ -350,10 +350,10 @@ acp_session_snapshot(struct acp_session *s, const struct msg *m)
 	size_t i, n;
 
 	s->attached = true;
-	if ((v = cli_json_str(m->params, "status")) != NULL)
+	if ((v = msg_json_str(m->params, "status")) != NULL)
 		snprintf(s->status, sizeof(s->status), "%s", v);
 	if (json_object_object_get_ex(m->params, "greeting", &g) &&
-		(v = cli_json_str(g, "cwd")) != NULL) {
+		(v = msg_json_str(g, "cwd")) != NULL) {
 		free(s->cwd);
 		s->cwd = xstrdup(v);
 	}
@@ -497,7 +497,7 @@ acp_session_started_cb(struct conn *c, struct msg *m, void *arg)
 		return;
 	}
 	if (strcmp(m->name, "error") != 0) {
-		acp_session_attach(s, cli_json_str(m->params, "socket"));
+		acp_session_attach(s, msg_json_str(m->params, "socket"));
 		return;
 	}
 	text = acp_session_err(m, &code);
@@ -709,9 +709,9 @@ acp_session_inspected_cb(struct conn *c, struct msg *m, void *arg)
 		free(msg);
 		return;
 	}
-	status = cli_json_str(m->params, "status");
+	status = msg_json_str(m->params, "status");
 	if (status != NULL && strcmp(status, "live") == 0)
-		acp_session_attach(s, cli_json_str(m->params, "socket"));
+		acp_session_attach(s, msg_json_str(m->params, "socket"));
 	else
 		acp_session_restore(s);
 }

@@ -224,8 +224,8 @@ cli_print_error_reply(
 	const char *code, *message, *fix;
 	struct json_object *wrap;
 
-	code = cli_json_str(reply->params, "code");
-	message = cli_json_str(reply->params, "message");
+	code = msg_json_str(reply->params, "code");
+	message = msg_json_str(reply->params, "message");
 	fix = cli_error_fix(code);
 	if (cli->json) {
 		wrap = json_object_new_object();
@@ -256,7 +256,7 @@ cli_control_request(struct cli *cli, const char *method,
 		json_object_put(params);
 		return r;
 	}
-	name = params != NULL ? cli_json_str(params, "name") : NULL;
+	name = params != NULL ? msg_json_str(params, "name") : NULL;
 	what = name != NULL ? xstrfmt("%s %s", method, name) : xstrdup(method);
 	r = client_call(c, method, params, cli->timeout_ms, &reply, &err);
 	client_free(c);
@@ -295,16 +295,4 @@ cli_print_json(struct json_object *obj)
 				   JSON_C_TO_STRING_PLAIN |
 					   JSON_C_TO_STRING_NOSLASHESCAPE));
 	fflush(stdout);
-}
-
-/* A string member of obj, or NULL. */
-const char *
-cli_json_str(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	if (obj == NULL || !json_object_object_get_ex(obj, key, &v) ||
-		!json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
 }

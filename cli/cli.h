@@ -89,9 +89,6 @@ void cli_print_error_reply(
 /* obj as one line of JSON on stdout. */
 void cli_print_json(struct json_object *obj);
 
-/* String member of obj, or NULL. */
-const char *cli_json_str(struct json_object *obj, const char *key);
-
 /* The subcommands. */
 int cmd_ping(struct cli *, const struct cli_cmd *, int, char **);
 int cmd_spawn(struct cli *, const struct cli_cmd *, int, char **);

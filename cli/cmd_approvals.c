@@ -96,10 +96,10 @@ cmd_approvals_print(struct json_object *list)
 		age = json_object_object_get_ex(a, "ms", &v)
 			? (now - json_object_get_int64(v)) / 1000
 			: 0;
-		args = cli_json_str(a, "arguments");
+		args = msg_json_str(a, "arguments");
 		printf("%-20s %-9s %-10s %5llds  %.100s\n",
-			cli_json_str(a, "pod"), cli_json_str(a, "id"),
-			cli_json_str(a, "tool"), (long long)age,
+			msg_json_str(a, "pod"), msg_json_str(a, "id"),
+			msg_json_str(a, "tool"), (long long)age,
 			args != NULL ? args : "");
 	}
 }
@@ -151,8 +151,8 @@ cmd_approvals(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 		for (i = 0; pods != NULL && i < json_object_array_length(pods);
 			i++) {
 			p = json_object_array_get_idx(pods, i);
-			name = cli_json_str(p, "name");
-			if (name == NULL || cli_json_str(p, "socket") == NULL)
+			name = msg_json_str(p, "name");
+			if (name == NULL || msg_json_str(p, "socket") == NULL)
 				continue;
 			/* A pod that stops meanwhile has nothing pending. */
 			c = cmd_approvals_open(cli, name, &snap, false);
@@ -278,8 +278,8 @@ static void
 cmd_policy_print(const char *name, struct json_object *pol, const char *tail)
 {
 	struct json_object *allow, *v;
-	const char *level = cli_json_str(pol, "policy");
-	const char *ask = cli_json_str(pol, "ask");
+	const char *level = msg_json_str(pol, "policy");
+	const char *ask = msg_json_str(pol, "ask");
 	size_t i, n;
 
 	printf("%s: approval policy %s", name, level != NULL ? level : "?");

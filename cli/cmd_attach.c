@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/podname.h"
 #include "common/xmalloc.h"
+#include "proto/msg.h"
 
 /* Entries of the snapshot shown on attach. */
 #define CMD_ATTACH_HISTORY 20
@@ -39,7 +40,7 @@ struct cmd_attach_state {
 static void
 cmd_attach_approval(struct cmd_attach_state *st, struct json_object *data)
 {
-	const char *id = cli_json_str(data, "id");
+	const char *id = msg_json_str(data, "id");
 
 	if (id == NULL)
 		return;
@@ -222,7 +223,7 @@ cmd_attach_msg(struct cmd_attach_state *st, const struct msg *m)
 			st->our_turns++;
 			return;
 		}
-		code = cli_json_str(m->params, "code");
+		code = msg_json_str(m->params, "code");
 		if (code != NULL && strcmp(code, "already_running") == 0) {
 			render_note(&st->render,
 				"the pod is busy; your line was queued as a "
@@ -234,15 +235,15 @@ cmd_attach_msg(struct cmd_attach_state *st, const struct msg *m)
 			return;
 		}
 		render_note(&st->render, "run refused: %s",
-			cli_json_str(m->params, "message")
-				? cli_json_str(m->params, "message")
+			msg_json_str(m->params, "message")
+				? msg_json_str(m->params, "message")
 				: "error");
 		return;
 	}
 	if (m->id != NULL && strcmp(m->name, "error") == 0) {
 		render_note(&st->render, "%s",
-			cli_json_str(m->params, "message")
-				? cli_json_str(m->params, "message")
+			msg_json_str(m->params, "message")
+				? msg_json_str(m->params, "message")
 				: "error");
 		return;
 	}
@@ -260,12 +261,12 @@ cmd_attach_msg(struct cmd_attach_state *st, const struct msg *m)
 		render_note(&st->render,
 			"approve %s? y = allow once, a = allow always, n "
 			"[REASON] = deny",
-			cli_json_str(m->params, "id")
-				? cli_json_str(m->params, "id")
+			msg_json_str(m->params, "id")
+				? msg_json_str(m->params, "id")
 				: "?");
 	}
 	if (strcmp(m->name, "approval_decided") == 0)
-		cmd_attach_decided(st, cli_json_str(m->params, "id"));
+		cmd_attach_decided(st, msg_json_str(m->params, "id"));
 }
 
 /* Ctrl-C: cancel a running turn; twice within 2 s: detach. */

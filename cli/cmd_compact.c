@@ -69,7 +69,7 @@ cmd_compact_run(struct podrun *pr, const char *instruction, int64_t deadline)
 			strcmp(m.name, "compact_failed") == 0) {
 			msg = NULL;
 			if (json_object_object_get_ex(m.params, "error", &err))
-				msg = cli_json_str(err, "message");
+				msg = msg_json_str(err, "message");
 			cli_err("compaction of %s failed: %s", pr->name,
 				msg != NULL ? msg : "unknown error");
 			msg_clear(&m);

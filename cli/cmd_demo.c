@@ -152,27 +152,27 @@ demo_event_cb(void *arg, const struct msg *m)
 			json_object_get_boolean(v)) {
 			s->tool_errors++;
 			free(s->last_error);
-			str = cli_json_str(m->params, "summary");
+			str = msg_json_str(m->params, "summary");
 			if (str == NULL)
-				str = cli_json_str(m->params, "output");
+				str = msg_json_str(m->params, "output");
 			s->last_error = xstrdup(str != NULL ? str : "error");
 		}
 	} else if (strcmp(m->name, "text_delta") == 0) {
-		str = cli_json_str(m->params, "text");
+		str = msg_json_str(m->params, "text");
 		next = xstrfmt("%s%s", s->text != NULL ? s->text : "",
 			str != NULL ? str : "");
 		free(s->text);
 		s->text = next;
 	} else if (strcmp(m->name, "system_item") == 0) {
 		json_object_object_get_ex(m->params, "item", &item);
-		kind = cli_json_str(item, "kind");
-		from = cli_json_str(item, "from");
+		kind = msg_json_str(item, "kind");
+		from = msg_json_str(item, "from");
 		if (kind == NULL || from == NULL || s->child == NULL ||
 			strcmp(from, s->child) != 0)
 			return;
 		if (strcmp(kind, "child_turn_ended") == 0 && !s->report) {
 			s->report = true;
-			str = cli_json_str(item, "text");
+			str = msg_json_str(item, "text");
 			s->report_text = xstrdup(str != NULL ? str : "");
 		} else if (strcmp(kind, "child_errored") == 0 ||
 			strcmp(kind, "child_exited") == 0) {
@@ -217,11 +217,11 @@ demo_control(struct demo *d, const char *method, struct json_object *params,
 	}
 	if (strcmp(reply.name, "error") == 0) {
 		*ret_err = xstrfmt("%s: %s",
-			cli_json_str(reply.params, "code")
-				? cli_json_str(reply.params, "code")
+			msg_json_str(reply.params, "code")
+				? msg_json_str(reply.params, "code")
 				: "error",
-			cli_json_str(reply.params, "message")
-				? cli_json_str(reply.params, "message")
+			msg_json_str(reply.params, "message")
+				? msg_json_str(reply.params, "message")
 				: "");
 		msg_clear(&reply);
 		return CLI_EXIT_FAIL;
@@ -269,11 +269,11 @@ demo_attach(struct demo *d)
 	d->pr->cb = demo_event_cb;
 	d->pr->cb_arg = &d->seen;
 	json_object_object_get_ex(d->pr->snapshot.params, "greeting", &g);
-	provider = cli_json_str(g, "provider");
+	provider = msg_json_str(g, "provider");
 	d->fake = provider != NULL && strcmp(provider, "fake") == 0;
 	snprintf(d->model, sizeof(d->model), "%s/%s",
 		provider != NULL ? provider : "?",
-		cli_json_str(g, "model") != NULL ? cli_json_str(g, "model")
+		msg_json_str(g, "model") != NULL ? msg_json_str(g, "model")
 						 : "?");
 	return 0;
 }
@@ -543,8 +543,8 @@ demo_restore(struct demo *d)
 	n = entries != NULL ? json_object_array_length(entries) : 0;
 	for (i = 0; i < n; i++) {
 		e = json_object_array_get_idx(entries, i);
-		if (cli_json_str(e, "kind") == NULL ||
-			strcmp(cli_json_str(e, "kind"), "user_input") != 0 ||
+		if (msg_json_str(e, "kind") == NULL ||
+			strcmp(msg_json_str(e, "kind"), "user_input") != 0 ||
 			!json_object_object_get_ex(e, "segments", &segs))
 			continue;
 		text = render_segments_text(segs);

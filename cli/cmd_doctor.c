@@ -145,8 +145,8 @@ cmd_doctor_control(struct cmd_doctor *dr)
 			json_object_object_get_ex(hello.params, "pid", &v);
 			cmd_doctor_line(dr, DOCTOR_OK, NULL,
 				"podvisord %s answers on %s (pid %lld)",
-				cli_json_str(hello.params, "version")
-					? cli_json_str(hello.params, "version")
+				msg_json_str(hello.params, "version")
+					? msg_json_str(hello.params, "version")
 					: "?",
 				cli->paths.control_sock,
 				v != NULL ? (long long)json_object_get_int64(v)

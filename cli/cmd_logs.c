@@ -66,7 +66,7 @@ cmd_logs_segment(struct cli *cli, const char *name, char **ret_segment)
 			if (r == 0) {
 				json_object_object_get_ex(
 					reply.params, "session", &session);
-				seg = cli_json_str(session, "segment");
+				seg = msg_json_str(session, "segment");
 				if (seg != NULL) {
 					*ret_segment = xstrdup(seg);
 					msg_clear(&reply);
@@ -90,7 +90,7 @@ cmd_logs_segment(struct cli *cli, const char *name, char **ret_segment)
 	state = msg_parse_json(buf, len, &err);
 	free(buf);
 	json_object_object_get_ex(state, "session", &session);
-	seg = cli_json_str(session, "segment");
+	seg = msg_json_str(session, "segment");
 	if (seg == NULL) {
 		cli_err("%s has no session segment%s%s", path,
 			err != NULL ? ": " : "", err != NULL ? err : "");

@@ -115,8 +115,8 @@ cmd_ping(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	} else {
 		printf("podvisord %s is running (pid %lld, protocol %lld) on "
 		       "%s\n",
-			cli_json_str(hello.params, "version")
-				? cli_json_str(hello.params, "version")
+			msg_json_str(hello.params, "version")
+				? msg_json_str(hello.params, "version")
 				: "?",
 			(long long)cmd_pods_int(hello.params, "pid", 0),
 			(long long)cmd_pods_int(hello.params, "protocol", 0),
@@ -435,8 +435,8 @@ cmd_pods_write_targets(struct json_object *rules)
 	n = json_object_array_length(rules);
 	for (i = 0; i < n; i++) {
 		rule = json_object_array_get_idx(rules, i);
-		perm = cli_json_str(rule, "permission");
-		target = cli_json_str(rule, "target");
+		perm = msg_json_str(rule, "permission");
+		target = msg_json_str(rule, "target");
 		deny = json_object_object_get_ex(rule, "deny", &v) &&
 			json_object_get_boolean(v);
 		if (perm == NULL || target == NULL ||
@@ -486,15 +486,15 @@ cmd_ls(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		pod = json_object_array_get_idx(pods, i);
 		rows[i] = xcalloc(6, sizeof(char *));
-		s = cli_json_str(pod, "name");
+		s = msg_json_str(pod, "name");
 		rows[i][0] = xstrdup(s != NULL ? s : "?");
-		s = cli_json_str(pod, "status");
+		s = msg_json_str(pod, "status");
 		rows[i][1] = xstrdup(s != NULL ? s : "?");
-		s = cli_json_str(pod, "parent");
+		s = msg_json_str(pod, "parent");
 		rows[i][2] = xstrdup(s != NULL ? s : "-");
-		s = cli_json_str(pod, "model");
+		s = msg_json_str(pod, "model");
 		rows[i][3] = xstrdup(s != NULL ? s : "-");
-		s = cli_json_str(pod, "cwd");
+		s = msg_json_str(pod, "cwd");
 		rows[i][4] = xstrdup(s != NULL ? s : "-");
 		scope = NULL;
 		if (!json_object_object_get_ex(pod, "effective_write", &scope))

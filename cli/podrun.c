@@ -16,6 +16,7 @@
 #include "cli/render.h"
 #include "common/clock.h"
 #include "common/xmalloc.h"
+#include "proto/msg.h"
 
 volatile sig_atomic_t podrun_sigints;
 static int podrun_sigpipe[2] = { -1, -1 };
@@ -98,7 +99,7 @@ podrun_explain(struct cli *cli, const char *name, const char *sock, int err)
 	r = cli_control_request(cli, "inspect", params, &reply);
 	if (r != 0)
 		return r;
-	status = cli_json_str(reply.params, "status");
+	status = msg_json_str(reply.params, "status");
 	if (status != NULL && strcmp(status, "live") != 0 &&
 		strcmp(status, "starting") != 0)
 		cli_err("pod %s is %s, not live (start it again with "
@@ -140,9 +141,9 @@ podrun_open(struct cli *cli, const char *name, int timeout_ms,
 		cli_err("no snapshot from pod %s on %s: %s", name, sock,
 			err != NULL     ? err
 				: r < 0 ? strerror(-r)
-				: cli_json_str(pr->snapshot.params,
+				: msg_json_str(pr->snapshot.params,
 					  "message") != NULL
-				? cli_json_str(pr->snapshot.params, "message")
+				? msg_json_str(pr->snapshot.params, "message")
 				: "error");
 		free(err);
 		free(sock);
@@ -150,7 +151,7 @@ podrun_open(struct cli *cli, const char *name, int timeout_ms,
 		return CLI_EXIT_FAIL;
 	}
 	free(sock);
-	status = cli_json_str(pr->snapshot.params, "status");
+	status = msg_json_str(pr->snapshot.params, "status");
 	snprintf(pr->status, sizeof(pr->status), "%s",
 		status != NULL ? status : "idle");
 	*ret_pr = pr;
@@ -190,7 +191,7 @@ podrun_pump(struct podrun *pr, int64_t deadline, struct msg *ret)
 	if (r < 0)
 		return r;
 	if (m.kind == MSG_EVENT && strcmp(m.name, "status") == 0 &&
-		(s = cli_json_str(m.params, "status")) != NULL)
+		(s = msg_json_str(m.params, "status")) != NULL)
 		snprintf(pr->status, sizeof(pr->status), "%s", s);
 	/* While quiet (someone else's turn) events are read, not shown. */
 	if (pr->json && !pr->quiet)
@@ -313,7 +314,7 @@ podrun_turn(struct podrun *pr, const char *text, int64_t deadline,
 				msg_clear(&m);
 				continue;
 			}
-			code = cli_json_str(m.params, "code");
+			code = msg_json_str(m.params, "code");
 			if (code != NULL &&
 				strcmp(code, "already_running") == 0 &&
 				++tries < 20) {
@@ -330,10 +331,10 @@ podrun_turn(struct podrun *pr, const char *text, int64_t deadline,
 		}
 		if (accepted && m.kind == MSG_EVENT && m.id == NULL &&
 			strcmp(m.name, "run_end") == 0) {
-			result = cli_json_str(m.params, "result");
+			result = msg_json_str(m.params, "result");
 			msg = NULL;
 			if (json_object_object_get_ex(m.params, "error", &err))
-				msg = cli_json_str(err, "message");
+				msg = msg_json_str(err, "message");
 			*ret_result =
 				xstrdup(result != NULL ? result : "error");
 			*ret_error = msg != NULL ? xstrdup(msg) : NULL;

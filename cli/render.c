@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "common/xmalloc.h"
+#include "proto/msg.h"
 
 #define RENDER_DIM "\033[2m"
 #define RENDER_RED "\033[31m"
@@ -26,17 +27,6 @@ render_init(struct render *r, FILE *out, bool tty)
 	r->out = out;
 	r->tty = tty;
 	r->status = true;
-}
-
-static const char *
-render_str(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	if (obj == NULL || !json_object_object_get_ex(obj, key, &v) ||
-		!json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
 }
 
 static int64_t
@@ -155,13 +145,14 @@ render_note(struct render *r, const char *fmt, ...)
 void
 render_approval(struct render *r, struct json_object *data)
 {
-	const char *diff = render_str(data, "diff");
+	const char *diff = msg_json_str(data, "diff");
 
 	render_note(r, "approval %s needed: %s %.300s",
-		render_str(data, "id") ? render_str(data, "id") : "?",
-		render_str(data, "tool") ? render_str(data, "tool") : "?",
-		render_str(data, "arguments") ? render_str(data, "arguments")
-					      : "");
+		msg_json_str(data, "id") ? msg_json_str(data, "id") : "?",
+		msg_json_str(data, "tool") ? msg_json_str(data, "tool") : "?",
+		msg_json_str(data, "arguments")
+			? msg_json_str(data, "arguments")
+			: "");
 	if (diff != NULL) {
 		render_text(r, diff, 4096);
 		render_eol(r);
@@ -182,11 +173,11 @@ render_segments_text(struct json_object *segments)
 	n = json_object_array_length(segments);
 	for (i = 0; i < n; i++) {
 		seg = json_object_array_get_idx(segments, i);
-		kind = render_str(seg, "kind");
+		kind = msg_json_str(seg, "kind");
 		if (kind != NULL && strcmp(kind, "file_ref") == 0)
-			s = render_str(seg, "path");
+			s = msg_json_str(seg, "path");
 		else
-			s = render_str(seg, "content");
+			s = msg_json_str(seg, "content");
 		if (s == NULL)
 			continue;
 		next = xstrfmt("%s%s%s%s", out, *out != '\0' ? "\n" : "",
@@ -207,15 +198,15 @@ render_item_text(struct json_object *item)
 
 	if (json_object_is_type(item, json_type_string))
 		return xstrfmt("[system] %s", json_object_get_string(item));
-	kind = render_str(item, "kind");
+	kind = msg_json_str(item, "kind");
 	if (kind == NULL)
-		kind = render_str(item, "type");
-	from = render_str(item, "from");
-	text = render_str(item, "text");
+		kind = msg_json_str(item, "type");
+	from = msg_json_str(item, "from");
+	text = msg_json_str(item, "text");
 	if (text == NULL)
-		text = render_str(item, "message");
+		text = msg_json_str(item, "message");
 	if (text == NULL)
-		text = render_str(item, "path");
+		text = msg_json_str(item, "path");
 	return xstrfmt("[%s%s%s] %s", kind != NULL ? kind : "system",
 		from != NULL ? " from " : "", from != NULL ? from : "",
 		text != NULL ? text : "");
@@ -268,7 +259,7 @@ static void
 render_tool_result(struct render *r, struct json_object *data)
 {
 	struct json_object *v;
-	const char *summary = render_str(data, "summary");
+	const char *summary = msg_json_str(data, "summary");
 	bool is_error = false;
 
 	if (json_object_object_get_ex(data, "is_error", &v))
@@ -289,11 +280,11 @@ static void
 render_run_end(struct render *r, struct json_object *data)
 {
 	struct json_object *err = NULL;
-	const char *result = render_str(data, "result");
+	const char *result = msg_json_str(data, "result");
 	const char *msg = NULL;
 
 	if (json_object_object_get_ex(data, "error", &err))
-		msg = render_str(err, "message");
+		msg = msg_json_str(err, "message");
 	if (msg != NULL)
 		render_note(r, "run %s: %s", result != NULL ? result : "ended",
 			msg);
@@ -348,16 +339,16 @@ render_event(struct render *r, const char *name, struct json_object *data)
 	const char *s;
 
 	if (strcmp(name, "text_delta") == 0) {
-		if ((s = render_str(data, "text")) != NULL)
+		if ((s = msg_json_str(data, "text")) != NULL)
 			render_text(r, s, 0);
 	} else if (strcmp(name, "text_done") == 0) {
 		render_eol(r);
 	} else if (strcmp(name, "thinking_done") == 0) {
-		if ((s = render_str(data, "text")) != NULL && *s != '\0')
+		if ((s = msg_json_str(data, "text")) != NULL && *s != '\0')
 			render_note(r, "thinking: %.300s", s);
 	} else if (strcmp(name, "tool_call_done") == 0) {
-		render_tool_call(r, render_str(data, "name"),
-			render_str(data, "arguments"));
+		render_tool_call(r, msg_json_str(data, "name"),
+			msg_json_str(data, "arguments"));
 	} else if (strcmp(name, "tool_result") == 0) {
 		render_tool_result(r, data);
 	} else if (strcmp(name, "user_message") == 0) {
@@ -367,7 +358,7 @@ render_event(struct render *r, const char *name, struct json_object *data)
 		json_object_object_get_ex(data, "item", &v);
 		render_system_item(r, v);
 	} else if (strcmp(name, "status") == 0) {
-		s = render_str(data, "status");
+		s = msg_json_str(data, "status");
 		if (s == NULL || strcmp(s, r->last_status) == 0)
 			return;
 		snprintf(r->last_status, sizeof(r->last_status), "%s", s);
@@ -378,16 +369,18 @@ render_event(struct render *r, const char *name, struct json_object *data)
 	} else if (strcmp(name, "llm_retry") == 0) {
 		render_note(r,
 			"model call failed (%s), retry %lld/%lld in %lld ms",
-			render_str(data, "error") ? render_str(data, "error")
-						  : "error",
+			msg_json_str(data, "error")
+				? msg_json_str(data, "error")
+				: "error",
 			(long long)render_int(data, "attempt", 0),
 			(long long)render_int(data, "max_attempts", 0),
 			(long long)render_int(data, "wait_ms", 0));
 	} else if (strcmp(name, "compact_start") == 0) {
 		render_note(r,
 			"compacting the context (%s, %lld of %lld tokens)",
-			render_str(data, "reason") ? render_str(data, "reason")
-						   : "auto",
+			msg_json_str(data, "reason")
+				? msg_json_str(data, "reason")
+				: "auto",
 			(long long)render_int(data, "context_tokens", 0),
 			(long long)render_int(data, "context_window", 0));
 	} else if (strcmp(name, "compact_done") == 0) {
@@ -396,36 +389,41 @@ render_event(struct render *r, const char *name, struct json_object *data)
 	} else if (strcmp(name, "compact_failed") == 0) {
 		json_object_object_get_ex(data, "error", &v);
 		render_note(r, "compaction failed: %s",
-			render_str(v, "message") ? render_str(v, "message")
-						 : "?");
+			msg_json_str(v, "message") ? msg_json_str(v, "message")
+						   : "?");
 	} else if (strcmp(name, "alert") == 0) {
 		render_note(r, "%s %s: %s",
-			render_str(data, "level") ? render_str(data, "level")
-						  : "info",
-			render_str(data, "source") ? render_str(data, "source")
-						   : "pod",
-			render_str(data, "message")
-				? render_str(data, "message")
+			msg_json_str(data, "level")
+				? msg_json_str(data, "level")
+				: "info",
+			msg_json_str(data, "source")
+				? msg_json_str(data, "source")
+				: "pod",
+			msg_json_str(data, "message")
+				? msg_json_str(data, "message")
 				: "");
 	} else if (strcmp(name, "error") == 0) {
 		render_note(r, "error %s: %s",
-			render_str(data, "code") ? render_str(data, "code")
-						 : "?",
-			render_str(data, "message")
-				? render_str(data, "message")
+			msg_json_str(data, "code") ? msg_json_str(data, "code")
+						   : "?",
+			msg_json_str(data, "message")
+				? msg_json_str(data, "message")
 				: "");
 	} else if (strcmp(name, "approval_request") == 0) {
 		render_approval(r, data);
 	} else if (strcmp(name, "approval_decided") == 0) {
 		render_note(r, "approval %s: %s by %s%s%s",
-			render_str(data, "id") ? render_str(data, "id") : "?",
-			render_str(data, "decision")
-				? render_str(data, "decision")
+			msg_json_str(data, "id") ? msg_json_str(data, "id")
+						 : "?",
+			msg_json_str(data, "decision")
+				? msg_json_str(data, "decision")
 				: "?",
-			render_str(data, "by") ? render_str(data, "by") : "?",
-			render_str(data, "reason") ? ": " : "",
-			render_str(data, "reason") ? render_str(data, "reason")
-						   : "");
+			msg_json_str(data, "by") ? msg_json_str(data, "by")
+						 : "?",
+			msg_json_str(data, "reason") ? ": " : "",
+			msg_json_str(data, "reason")
+				? msg_json_str(data, "reason")
+				: "");
 	} else if (strcmp(name, "shutdown") == 0) {
 		render_note(r, "the pod is shutting down");
 	}
@@ -440,9 +438,9 @@ render_assistant(struct render *r, struct json_object *entry)
 	const char *s;
 	size_t i, n;
 
-	if ((s = render_str(entry, "thinking")) != NULL && *s != '\0')
+	if ((s = msg_json_str(entry, "thinking")) != NULL && *s != '\0')
 		render_note(r, "thinking: %.300s", s);
-	if ((s = render_str(entry, "text")) != NULL && *s != '\0') {
+	if ((s = msg_json_str(entry, "text")) != NULL && *s != '\0') {
 		render_text(r, s, 0);
 		render_eol(r);
 	}
@@ -452,8 +450,8 @@ render_assistant(struct render *r, struct json_object *entry)
 	n = json_object_array_length(calls);
 	for (i = 0; i < n; i++) {
 		call = json_object_array_get_idx(calls, i);
-		render_tool_call(r, render_str(call, "name"),
-			render_str(call, "arguments"));
+		render_tool_call(r, msg_json_str(call, "name"),
+			msg_json_str(call, "arguments"));
 	}
 }
 
@@ -462,7 +460,7 @@ void
 render_entry(struct render *r, struct json_object *entry)
 {
 	struct json_object *v = NULL;
-	const char *kind = render_str(entry, "kind");
+	const char *kind = msg_json_str(entry, "kind");
 
 	if (kind == NULL)
 		return;
@@ -471,18 +469,18 @@ render_entry(struct render *r, struct json_object *entry)
 	render_eol(r);
 	render_time(r, entry);
 	if (strcmp(kind, "segment_start") == 0) {
-		const char *segment = render_str(entry, "segment");
-		const char *model = render_str(entry, "model");
+		const char *segment = msg_json_str(entry, "segment");
+		const char *model = msg_json_str(entry, "model");
 
 		render_note(r, "segment %s, model %s%s",
 			segment != NULL ? segment : "?",
 			model != NULL ? model : "?",
-			render_str(entry, "compacted_from")
+			msg_json_str(entry, "compacted_from")
 				? " (compacted from the previous segment)"
 				: "");
-		if (render_str(entry, "summary") != NULL)
+		if (msg_json_str(entry, "summary") != NULL)
 			render_note(r, "summary: %.400s",
-				render_str(entry, "summary"));
+				msg_json_str(entry, "summary"));
 	} else if (strcmp(kind, "user_input") == 0) {
 		json_object_object_get_ex(entry, "segments", &v);
 		render_user(r, v);
@@ -508,14 +506,15 @@ render_greeting(struct render *r, struct json_object *snapshot)
 	const char *conf;
 
 	json_object_object_get_ex(snapshot, "greeting", &g);
-	conf = render_str(g, "bash_confinement");
+	conf = msg_json_str(g, "bash_confinement");
 	render_note(r, "pod %s, %s/%s, cwd %s, status %s, bash %s",
-		render_str(g, "pod") ? render_str(g, "pod") : "?",
-		render_str(g, "provider") ? render_str(g, "provider") : "?",
-		render_str(g, "model") ? render_str(g, "model") : "?",
-		render_str(g, "cwd") ? render_str(g, "cwd") : "?",
-		render_str(snapshot, "status") ? render_str(snapshot, "status")
-					       : "?",
+		msg_json_str(g, "pod") ? msg_json_str(g, "pod") : "?",
+		msg_json_str(g, "provider") ? msg_json_str(g, "provider") : "?",
+		msg_json_str(g, "model") ? msg_json_str(g, "model") : "?",
+		msg_json_str(g, "cwd") ? msg_json_str(g, "cwd") : "?",
+		msg_json_str(snapshot, "status")
+			? msg_json_str(snapshot, "status")
+			: "?",
 		conf != NULL && strcmp(conf, "landlock") == 0
 			? "confined by Landlock"
 			: "unconfined");

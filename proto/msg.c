@@ -448,6 +448,18 @@ msg_param(const struct msg *m, const char *key)
 	return v;
 }
 
+/* See msg.h. */
+const char *
+msg_json_str(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+
+	if (obj == NULL || !json_object_object_get_ex(obj, key, &v) ||
+		!json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
 /* String parameter (borrowed); NULL if absent, not a string or has NUL. */
 const char *
 msg_param_str(const struct msg *m, const char *key)

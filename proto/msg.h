@@ -104,4 +104,8 @@ bool msg_param_bool(const struct msg *m, const char *key, bool def);
 int64_t msg_param_int(const struct msg *m, const char *key, int64_t def);
 struct json_object *msg_param(const struct msg *m, const char *key);
 
+/* A string member of any json object (borrowed), or NULL when obj is not an
+ * object, key is absent or its value is not a string. */
+const char *msg_json_str(struct json_object *obj, const char *key);
+
 #endif

@@ -12,6 +12,7 @@
 #include "common/id.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "proto/msg.h"
 #include "worker/approval.h"
 #include "worker/approval_diff.h"
 #include "worker/link.h"
@@ -126,17 +127,6 @@ approval_copy(struct json_object *dst, struct json_object *src,
 	}
 }
 
-static const char *
-approval_str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
-		!json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static struct approval_req *
 approval_find(const struct approval *a, const char *id, const char *call_id)
 {
@@ -180,12 +170,12 @@ approval_req_new(struct approval *a, struct json_object *data)
 
 	r->a = a;
 	r->data = data;
-	r->id = xstrdup(approval_str(data, "id"));
-	r->call_id = xstrdup(approval_str(data, "call_id"));
-	r->tool = xstrdup(approval_str(data, "tool"));
-	s = approval_str(data, "path");
+	r->id = xstrdup(msg_json_str(data, "id"));
+	r->call_id = xstrdup(msg_json_str(data, "call_id"));
+	r->tool = xstrdup(msg_json_str(data, "tool"));
+	s = msg_json_str(data, "path");
 	r->path = s != NULL ? xstrdup(s) : NULL;
-	s = approval_str(data, "arguments");
+	s = msg_json_str(data, "arguments");
 	r->args = s != NULL ? json_tokener_parse(s) : NULL;
 	TAILQ_INSERT_TAIL(&a->pending, r, entry);
 	a->npending++;
@@ -205,22 +195,22 @@ approval_replay(struct approval *a)
 	results = json_object_new_object();
 	for (i = 0; i < n; i++) {
 		e = json_object_array_get_idx(entries, i);
-		if ((kind = approval_str(e, "kind")) == NULL)
+		if ((kind = msg_json_str(e, "kind")) == NULL)
 			continue;
 		if (strcmp(kind, "tool_result") == 0 &&
-			(id = approval_str(e, "id")) != NULL)
+			(id = msg_json_str(e, "id")) != NULL)
 			json_object_object_add(
 				results, id, json_object_new_boolean(1));
 	}
 	for (i = 0; i < n; i++) {
 		e = json_object_array_get_idx(entries, i);
-		kind = approval_str(e, "kind");
-		id = approval_str(e, "id");
+		kind = msg_json_str(e, "kind");
+		id = msg_json_str(e, "id");
 		if (kind == NULL || id == NULL)
 			continue;
 		if (strcmp(kind, "approval_request") == 0 &&
-			approval_str(e, "call_id") != NULL &&
-			approval_str(e, "tool") != NULL &&
+			msg_json_str(e, "call_id") != NULL &&
+			msg_json_str(e, "tool") != NULL &&
 			approval_find(a, id, NULL) == NULL &&
 			!json_object_object_get_ex(a->decided, id, NULL)) {
 			d = json_object_new_object();
@@ -229,10 +219,10 @@ approval_replay(struct approval *a)
 		} else if (strcmp(kind, "approval_decision") == 0) {
 			json_object_object_add(a->decided, id,
 				json_object_new_string(
-					approval_str(e, "decision")
-						? approval_str(e, "decision")
+					msg_json_str(e, "decision")
+						? msg_json_str(e, "decision")
 						: "deny"));
-			if ((rule = approval_str(e, "rule")) != NULL)
+			if ((rule = msg_json_str(e, "rule")) != NULL)
 				(void)approval_policy_add(&a->pol, rule, NULL);
 			r = approval_find(a, id, NULL);
 			if (r == NULL)
@@ -288,7 +278,7 @@ approval_started(struct approval *a)
 static char *
 approval_abs_path(struct approval *a, struct json_object *args)
 {
-	const char *p = approval_str(args, "path");
+	const char *p = msg_json_str(args, "path");
 
 	if (p == NULL || p[0] == '\0')
 		return NULL;
@@ -380,8 +370,8 @@ approval_gate(struct approval *a, const char *call_id, const char *tool,
 		allow = json_object_get_boolean(
 			json_object_object_get(v, "allow"));
 		if (!allow)
-			*ret_reason = xstrdup(approval_str(v, "reason")
-					? approval_str(v, "reason")
+			*ret_reason = xstrdup(msg_json_str(v, "reason")
+					? msg_json_str(v, "reason")
 					: "denied");
 		json_object_object_del(a->verdicts, call_id);
 		return allow ? APPROVAL_GATE_RUN : APPROVAL_GATE_DENY;

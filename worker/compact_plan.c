@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "common/xmalloc.h"
+#include "proto/msg.h"
 #include "worker/session.h"
 #include "worker/usage.h"
 
@@ -43,17 +44,6 @@ compact_plan_kind(struct json_object *e)
 	return json_object_get_string(v);
 }
 
-static const char *
-compact_plan_str(struct json_object *e, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(e, key, &v) ||
-		!json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /* Tool result ids seen (walking backwards) without their call yet. */
 static void
 compact_plan_track(
@@ -64,7 +54,7 @@ compact_plan_track(
 	size_t i;
 
 	if (strcmp(kind, "tool_result") == 0) {
-		id = compact_plan_str(e, "id");
+		id = msg_json_str(e, "id");
 		json_object_object_add(open, id ? id : "", NULL);
 		return;
 	}
@@ -74,7 +64,7 @@ compact_plan_track(
 		return;
 	for (i = 0; i < json_object_array_length(calls); i++) {
 		call = json_object_array_get_idx(calls, i);
-		id = compact_plan_str(call, "id");
+		id = msg_json_str(call, "id");
 		json_object_object_del(open, id ? id : "");
 	}
 }
@@ -98,7 +88,7 @@ compact_plan_tokens(struct json_object *e, const char *kind)
 		strcmp(kind, "run_end") == 0)
 		return 0;
 	n = usage_entry_tokens(e);
-	out = compact_plan_str(e, "output");
+	out = msg_json_str(e, "output");
 	if (strcmp(kind, "tool_result") == 0 && out != NULL &&
 		strlen(out) > COMPACT_PLAN_OUTPUT_MAX)
 		n -= usage_estimate(strlen(out) - COMPACT_PLAN_OUTPUT_MAX);
@@ -113,7 +103,7 @@ compact_plan_request_entry(struct json_object *e, const char *kind)
 	const char *out;
 	char *cut;
 
-	out = compact_plan_str(e, "output");
+	out = msg_json_str(e, "output");
 	if (strcmp(kind, "tool_result") != 0 || out == NULL ||
 		strlen(out) <= COMPACT_PLAN_OUTPUT_MAX)
 		return json_object_get(e);
@@ -144,9 +134,9 @@ compact_plan_user_text(struct json_object *e)
 		return NULL;
 	for (i = 0; i < json_object_array_length(segs); i++) {
 		seg = json_object_array_get_idx(segs, i);
-		s = compact_plan_str(seg, "content");
+		s = msg_json_str(seg, "content");
 		if (s == NULL)
-			s = compact_plan_str(seg, "path");
+			s = msg_json_str(seg, "path");
 		if (s == NULL)
 			continue;
 		tmp = xstrfmt("%s%s%s", out ? out : "", out ? "\n\n" : "", s);

@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 
 #include "common/xmalloc.h"
+#include "proto/msg.h"
 #include "worker/mcp_int.h"
 #include "worker/tools_impl.h"
 
@@ -17,17 +18,6 @@
  * it.  Output is capped at TOOL_OUTPUT_MAX like every tool's.
  */
 
-static const char *
-mcp_result_str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
-		!json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static size_t
 mcp_result_b64_bytes(const char *b64)
 {
@@ -39,7 +29,7 @@ mcp_result_b64_bytes(const char *b64)
 static void
 mcp_result_block(struct tools_out *out, struct json_object *b, bool *texts)
 {
-	const char *type = mcp_result_str(b, "type"), *s;
+	const char *type = msg_json_str(b, "type"), *s;
 	struct json_object *r = NULL;
 
 	if (out->total > 0)
@@ -47,36 +37,35 @@ mcp_result_block(struct tools_out *out, struct json_object *b, bool *texts)
 	if (type == NULL) {
 		tools_out_printf(out, "[content block without a type]");
 	} else if (strcmp(type, "text") == 0) {
-		s = mcp_result_str(b, "text");
+		s = msg_json_str(b, "text");
 		tools_out_add(out, s ? s : "", s ? strlen(s) : 0);
 		*texts = true;
 	} else if (strcmp(type, "image") == 0 || strcmp(type, "audio") == 0) {
-		s = mcp_result_str(b, "mimeType");
+		s = msg_json_str(b, "mimeType");
 		tools_out_printf(out, "[%s %s, %zu bytes, not shown]", type,
 			s ? s : "of unknown type",
-			mcp_result_b64_bytes(mcp_result_str(b, "data")));
+			mcp_result_b64_bytes(msg_json_str(b, "data")));
 	} else if (strcmp(type, "resource") == 0 &&
 		json_object_object_get_ex(b, "resource", &r)) {
-		s = mcp_result_str(r, "uri");
+		s = msg_json_str(r, "uri");
 		tools_out_printf(out, "[resource %s", s ? s : "(no uri)");
-		if ((s = mcp_result_str(r, "text")) != NULL) {
+		if ((s = msg_json_str(r, "text")) != NULL) {
 			tools_out_printf(out, "]\n");
 			tools_out_add(out, s, strlen(s));
 			*texts = true;
 		} else {
 			tools_out_printf(out, ": %s, %zu bytes, not shown]",
-				mcp_result_str(r, "mimeType")
-					? mcp_result_str(r, "mimeType")
+				msg_json_str(r, "mimeType")
+					? msg_json_str(r, "mimeType")
 					: "binary",
-				mcp_result_b64_bytes(
-					mcp_result_str(r, "blob")));
+				mcp_result_b64_bytes(msg_json_str(r, "blob")));
 		}
 	} else if (strcmp(type, "resource_link") == 0) {
-		s = mcp_result_str(b, "uri");
+		s = msg_json_str(b, "uri");
 		tools_out_printf(out, "[resource link %s", s ? s : "(no uri)");
-		if ((s = mcp_result_str(b, "name")) != NULL)
+		if ((s = msg_json_str(b, "name")) != NULL)
 			tools_out_printf(out, " \"%.200s\"", s);
-		if ((s = mcp_result_str(b, "description")) != NULL)
+		if ((s = msg_json_str(b, "description")) != NULL)
 			tools_out_printf(out, ": %.500s", s);
 		tools_out_printf(out, "]");
 	} else {

@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "common/xmalloc.h"
+#include "proto/msg.h"
 
 /*
  * The Anthropic messages wire scheme: POST {base}/v1/messages with
@@ -154,10 +155,10 @@ anthropic_assistant(struct anthropic_hist *h, struct json_object *e)
 	size_t i, n = 0;
 
 	anthropic_settle(h);
-	thinking = provider_json_str(e, "thinking");
-	sig = provider_json_str(e, "thinking_signature");
+	thinking = msg_json_str(e, "thinking");
+	sig = msg_json_str(e, "thinking_signature");
 	if (sig == NULL)
-		sig = provider_json_str(e, "signature");
+		sig = msg_json_str(e, "signature");
 	/* Thinking is only sent back with its signature. */
 	if (thinking != NULL && *thinking != '\0' && sig != NULL &&
 		*sig != '\0') {
@@ -171,7 +172,7 @@ anthropic_assistant(struct anthropic_hist *h, struct json_object *e)
 			b, "signature", json_object_new_string(sig));
 		json_object_array_add(h->blocks, b);
 	}
-	anthropic_text_block(h, "assistant", provider_json_str(e, "text"));
+	anthropic_text_block(h, "assistant", msg_json_str(e, "text"));
 	if (json_object_object_get_ex(e, "tool_calls", &calls) &&
 		json_object_is_type(calls, json_type_array))
 		n = json_object_array_length(calls);
@@ -181,8 +182,8 @@ anthropic_assistant(struct anthropic_hist *h, struct json_object *e)
 	}
 	for (i = 0; i < n; i++) {
 		c = json_object_array_get_idx(calls, i);
-		id = provider_json_str(c, "id");
-		name = provider_json_str(c, "name");
+		id = msg_json_str(c, "id");
+		name = msg_json_str(c, "name");
 		if (id == NULL || name == NULL)
 			continue;
 		anthropic_open(h, "assistant");
@@ -192,7 +193,7 @@ anthropic_assistant(struct anthropic_hist *h, struct json_object *e)
 		json_object_object_add(b, "id", json_object_new_string(id));
 		json_object_object_add(b, "name", json_object_new_string(name));
 		json_object_object_add(b, "input",
-			anthropic_input(provider_json_str(c, "arguments")));
+			anthropic_input(msg_json_str(c, "arguments")));
 		json_object_array_add(h->blocks, b);
 		h->pending[h->npending++] = id;
 	}
@@ -201,14 +202,14 @@ anthropic_assistant(struct anthropic_hist *h, struct json_object *e)
 static void
 anthropic_tool_result(struct anthropic_hist *h, struct json_object *e)
 {
-	const char *id = provider_json_str(e, "id");
-	const char *out = provider_json_str(e, "output");
+	const char *id = msg_json_str(e, "id");
+	const char *out = msg_json_str(e, "output");
 	struct json_object *v;
 	bool is_error = false;
 	size_t i;
 
 	if (out == NULL)
-		out = provider_json_str(e, "summary");
+		out = msg_json_str(e, "summary");
 	if (out == NULL || *out == '\0')
 		out = "(no output)";
 	if (json_object_object_get_ex(e, "is_error", &v))
@@ -226,7 +227,7 @@ anthropic_tool_result(struct anthropic_hist *h, struct json_object *e)
 static void
 anthropic_entry(struct anthropic_hist *h, struct json_object *e)
 {
-	const char *kind = provider_json_str(e, "kind");
+	const char *kind = msg_json_str(e, "kind");
 	struct json_object *v;
 	char *text;
 
@@ -263,10 +264,10 @@ anthropic_system(const struct llm_request *req)
 		: 0;
 	for (i = 0; i < n; i++) {
 		e = json_object_array_get_idx(req->entries, i);
-		kind = provider_json_str(e, "kind");
+		kind = msg_json_str(e, "kind");
 		if (kind != NULL && strcmp(kind, "segment_start") == 0 &&
-			provider_json_str(e, "summary") != NULL)
-			summary = provider_json_str(e, "summary");
+			msg_json_str(e, "summary") != NULL)
+			summary = msg_json_str(e, "summary");
 	}
 	if (summary != NULL && *summary != '\0')
 		return xstrfmt("%s%sSummary of the earlier conversation:\n\n%s",
@@ -431,8 +432,8 @@ anthropic_error_obj(struct json_object *obj, bool *ret_overflow)
 		return NULL;
 	if (json_object_is_type(err, json_type_string))
 		return xstrdup(json_object_get_string(err));
-	type = provider_json_str(err, "type");
-	msg = provider_json_str(err, "message");
+	type = msg_json_str(err, "type");
+	msg = msg_json_str(err, "message");
 	if (msg != NULL && strstr(msg, "prompt is too long") != NULL)
 		*ret_overflow = true;
 	return provider_error_text(msg, type);
@@ -482,26 +483,26 @@ anthropic_block_start(struct provider_stream *ps, struct json_object *obj)
 
 	if (!json_object_object_get_ex(obj, "content_block", &cb))
 		return;
-	type = provider_json_str(cb, "type");
+	type = msg_json_str(cb, "type");
 	if (type == NULL)
 		return;
 	if (strcmp(type, "tool_use") == 0) {
 		t = provider_stream_tool(ps, index, true);
 		if (t == NULL || t->name != NULL)
 			return;
-		s = provider_json_str(cb, "id");
+		s = msg_json_str(cb, "id");
 		if (s != NULL && *s != '\0' && t->id == NULL)
 			t->id = xstrdup(s);
-		s = provider_json_str(cb, "name");
+		s = msg_json_str(cb, "name");
 		if (s != NULL && *s != '\0')
 			t->name = xstrdup(s);
 		provider_stream_tool_start(ps, t);
 	} else if (strcmp(type, "text") == 0) {
-		s = provider_json_str(cb, "text");
+		s = msg_json_str(cb, "text");
 		if (s != NULL)
 			provider_stream_text(ps, s, strlen(s));
 	} else if (strcmp(type, "thinking") == 0) {
-		s = provider_json_str(cb, "thinking");
+		s = msg_json_str(cb, "thinking");
 		if (s != NULL)
 			provider_stream_thinking(ps, s, strlen(s));
 	}
@@ -516,25 +517,25 @@ anthropic_block_delta(struct provider_stream *ps, struct json_object *obj)
 
 	if (!json_object_object_get_ex(obj, "delta", &d))
 		return;
-	type = provider_json_str(d, "type");
+	type = msg_json_str(d, "type");
 	if (type == NULL)
 		return;
 	if (strcmp(type, "text_delta") == 0) {
-		s = provider_json_str(d, "text");
+		s = msg_json_str(d, "text");
 		if (s != NULL)
 			provider_stream_text(ps, s, strlen(s));
 	} else if (strcmp(type, "input_json_delta") == 0) {
 		t = provider_stream_tool(
 			ps, (int)provider_json_int(obj, "index", 0), false);
-		s = provider_json_str(d, "partial_json");
+		s = msg_json_str(d, "partial_json");
 		if (t != NULL && s != NULL)
 			provider_buf_add(&t->args, s, strlen(s));
 	} else if (strcmp(type, "thinking_delta") == 0) {
-		s = provider_json_str(d, "thinking");
+		s = msg_json_str(d, "thinking");
 		if (s != NULL)
 			provider_stream_thinking(ps, s, strlen(s));
 	} else if (strcmp(type, "signature_delta") == 0) {
-		s = provider_json_str(d, "signature");
+		s = msg_json_str(d, "signature");
 		if (s != NULL)
 			provider_buf_add(&ps->signature, s, strlen(s));
 	}
@@ -556,7 +557,7 @@ provider_anthropic_event(struct provider_stream *ps, const char *event,
 		provider_stream_fail(ps, "invalid JSON in stream", false);
 		return 1;
 	}
-	type = provider_json_str(obj, "type");
+	type = msg_json_str(obj, "type");
 	if (type == NULL)
 		type = event;
 	if (strcmp(type, "message_start") == 0) {
@@ -574,7 +575,7 @@ provider_anthropic_event(struct provider_stream *ps, const char *event,
 			t->closed = true;
 	} else if (strcmp(type, "message_delta") == 0) {
 		if (json_object_object_get_ex(obj, "delta", &v)) {
-			s = provider_json_str(v, "stop_reason");
+			s = msg_json_str(v, "stop_reason");
 			if (s != NULL)
 				provider_stream_stop_reason(ps, s);
 		}

@@ -96,8 +96,6 @@ void provider_stream_stop_reason(struct provider_stream *ps, const char *s);
 
 /* Parse a JSON text of len bytes (depth <= 32, nothing trailing). */
 struct json_object *provider_json_parse(const char *s, size_t len);
-/* String member of obj, or NULL. Borrowed. */
-const char *provider_json_str(struct json_object *obj, const char *key);
 /* Integer member of obj, or def when absent or not a number. */
 int64_t provider_json_int(
 	struct json_object *obj, const char *key, int64_t def);

@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 
 #include "common/xmalloc.h"
+#include "proto/msg.h"
 
 /*
  * The OpenAI chat-completions wire scheme: POST {base}/chat/completions
@@ -85,7 +86,7 @@ openai_assistant(struct openai_hist *h, struct json_object *e)
 	size_t i, n = 0;
 
 	openai_flush(h);
-	text = provider_json_str(e, "text");
+	text = msg_json_str(e, "text");
 	if (text != NULL && *text == '\0')
 		text = NULL;
 	if (json_object_object_get_ex(e, "tool_calls", &calls) &&
@@ -98,9 +99,9 @@ openai_assistant(struct openai_hist *h, struct json_object *e)
 	}
 	for (i = 0; i < n; i++) {
 		c = json_object_array_get_idx(calls, i);
-		id = provider_json_str(c, "id");
-		name = provider_json_str(c, "name");
-		args = provider_json_str(c, "arguments");
+		id = msg_json_str(c, "id");
+		name = msg_json_str(c, "name");
+		args = msg_json_str(c, "arguments");
 		if (id == NULL || name == NULL)
 			continue;
 		oc = json_object_new_object();
@@ -134,14 +135,14 @@ openai_assistant(struct openai_hist *h, struct json_object *e)
 static void
 openai_tool_result(struct openai_hist *h, struct json_object *e)
 {
-	const char *id = provider_json_str(e, "id");
-	const char *out = provider_json_str(e, "output");
+	const char *id = msg_json_str(e, "id");
+	const char *out = msg_json_str(e, "output");
 	struct json_object *v;
 	char *text;
 	size_t i;
 
 	if (out == NULL)
-		out = provider_json_str(e, "summary");
+		out = msg_json_str(e, "summary");
 	if (out == NULL)
 		out = "";
 	for (i = 0; id != NULL && i < h->npending; i++) {
@@ -168,7 +169,7 @@ openai_tool_result(struct openai_hist *h, struct json_object *e)
 static void
 openai_entry(struct openai_hist *h, struct json_object *e)
 {
-	const char *kind = provider_json_str(e, "kind");
+	const char *kind = msg_json_str(e, "kind");
 	const char *summary;
 	struct json_object *v;
 	char *text;
@@ -176,7 +177,7 @@ openai_entry(struct openai_hist *h, struct json_object *e)
 	if (kind == NULL)
 		return;
 	if (strcmp(kind, "segment_start") == 0) {
-		summary = provider_json_str(e, "summary");
+		summary = msg_json_str(e, "summary");
 		if (summary == NULL || *summary == '\0')
 			return;
 		text = xstrfmt(
@@ -311,10 +312,10 @@ openai_error_obj(struct json_object *obj, bool *ret_overflow)
 		*ret_overflow = openai_is_overflow(NULL, msg);
 		return xstrdup(msg);
 	}
-	msg = provider_json_str(err, "message");
-	code = provider_json_str(err, "code");
+	msg = msg_json_str(err, "message");
+	code = msg_json_str(err, "code");
 	if (code == NULL)
-		code = provider_json_str(err, "type");
+		code = msg_json_str(err, "type");
 	*ret_overflow = openai_is_overflow(code, msg);
 	return provider_error_text(msg, code);
 }
@@ -340,16 +341,16 @@ openai_tool_delta(struct provider_stream *ps, struct json_object *arr)
 			(int)provider_json_int(tc, "index", (int64_t)i), true);
 		if (t == NULL)
 			continue;
-		id = provider_json_str(tc, "id");
+		id = msg_json_str(tc, "id");
 		if (id != NULL && *id != '\0' && t->id == NULL)
 			t->id = xstrdup(id);
 		fn = NULL;
 		json_object_object_get_ex(tc, "function", &fn);
-		name = provider_json_str(fn, "name");
+		name = msg_json_str(fn, "name");
 		if (name != NULL && *name != '\0' && t->name == NULL)
 			t->name = xstrdup(name);
 		provider_stream_tool_start(ps, t);
-		args = provider_json_str(fn, "arguments");
+		args = msg_json_str(fn, "arguments");
 		if (args != NULL)
 			provider_buf_add(&t->args, args, strlen(args));
 	}
@@ -404,12 +405,12 @@ provider_openai_event(struct provider_stream *ps, const char *event,
 		json_object_array_length(choices) > 0) {
 		ch = json_object_array_get_idx(choices, 0);
 		if (json_object_object_get_ex(ch, "delta", &delta)) {
-			s = provider_json_str(delta, "reasoning_content");
+			s = msg_json_str(delta, "reasoning_content");
 			if (s == NULL)
-				s = provider_json_str(delta, "reasoning");
+				s = msg_json_str(delta, "reasoning");
 			if (s != NULL)
 				provider_stream_thinking(ps, s, strlen(s));
-			s = provider_json_str(delta, "content");
+			s = msg_json_str(delta, "content");
 			if (s != NULL)
 				provider_stream_text(ps, s, strlen(s));
 			if (json_object_object_get_ex(
@@ -417,7 +418,7 @@ provider_openai_event(struct provider_stream *ps, const char *event,
 				json_object_is_type(v, json_type_array))
 				openai_tool_delta(ps, v);
 		}
-		fin = provider_json_str(ch, "finish_reason");
+		fin = msg_json_str(ch, "finish_reason");
 		if (fin != NULL) {
 			provider_stream_stop_reason(ps, fin);
 			for (i = 0; i < ps->ntools; i++)

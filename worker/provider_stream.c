@@ -53,18 +53,6 @@ provider_json_parse(const char *s, size_t len)
 	return obj;
 }
 
-/* A string member, or NULL. */
-const char *
-provider_json_str(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	if (obj == NULL || !json_object_object_get_ex(obj, key, &v) ||
-		!json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /* An integer member, or def. */
 int64_t
 provider_json_int(struct json_object *obj, const char *key, int64_t def)
@@ -95,27 +83,27 @@ provider_item_text(struct json_object *item)
 		return xstrfmt("[system] %s", json_object_get_string(item));
 	if (!json_object_is_type(item, json_type_object))
 		return xstrdup("[system]");
-	kind = provider_json_str(item, "type");
+	kind = msg_json_str(item, "type");
 	if (kind == NULL)
-		kind = provider_json_str(item, "kind");
+		kind = msg_json_str(item, "kind");
 	if (kind == NULL)
 		kind = "system";
-	path = provider_json_str(item, "path");
-	content = provider_json_str(item, "content");
+	path = msg_json_str(item, "path");
+	content = msg_json_str(item, "content");
 	if (json_object_object_get_ex(item, "truncated", &v))
 		truncated = json_object_get_boolean(v);
 	if (strcmp(kind, "file_attachment") == 0 && path != NULL)
 		return xstrfmt("[file_attachment] %s\n%s%s", path,
 			content != NULL ? content : "",
 			truncated ? "\n[file truncated]" : "");
-	if ((msg = provider_json_str(item, "text")) != NULL)
+	if ((msg = msg_json_str(item, "text")) != NULL)
 		return xstrfmt("[%s] %s", kind, msg);
-	msg = provider_json_str(item, "message");
-	from = provider_json_str(item, "from");
+	msg = msg_json_str(item, "message");
+	from = msg_json_str(item, "from");
 	if (msg != NULL && from != NULL)
 		return xstrfmt("[%s from %s] %s", kind, from, msg);
 	if (msg == NULL)
-		msg = provider_json_str(item, "reason");
+		msg = msg_json_str(item, "reason");
 	if (msg == NULL)
 		msg = content;
 	if (msg != NULL)
@@ -138,8 +126,8 @@ provider_segments_text(struct json_object *segments)
 	n = json_object_array_length(segments);
 	for (i = 0; i < n; i++) {
 		seg = json_object_array_get_idx(segments, i);
-		kind = provider_json_str(seg, "kind");
-		content = provider_json_str(seg, "content");
+		kind = msg_json_str(seg, "kind");
+		content = msg_json_str(seg, "content");
 		if (kind == NULL || content == NULL)
 			continue;
 		if (strcmp(kind, "text") != 0 && strcmp(kind, "paste") != 0)

@@ -175,12 +175,9 @@ session_create(const char *dir, const char *session_id, const char *segment,
 static const char *
 session_str(struct json_object *e, const char *key)
 {
-	struct json_object *v;
+	const char *s = msg_json_str(e, key);
 
-	if (!json_object_object_get_ex(e, key, &v) ||
-		!json_object_is_type(v, json_type_string))
-		return "";
-	return json_object_get_string(v);
+	return s != NULL ? s : "";
 }
 
 static const char *

@@ -147,17 +147,6 @@ tool_pod_rel_path(const char *base, const char *rel)
 	return o;
 }
 
-static const char *
-tool_pod_arg_str(struct json_object *args, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(args, key, &v) ||
-		!json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /* "code: message" of an error reply; caller frees. */
 static char *
 tool_pod_error_text(struct msg *m)
@@ -394,8 +383,8 @@ tool_pod_reply_cb(struct msg *m, void *arg)
 		tool_pod_finish(run, false,
 			xstrfmt("answered %s's approval", run->name),
 			xstrfmt("answered approval %s of pod %s: %s",
-				tool_pod_arg_str(run->args, "id"), run->name,
-				tool_pod_arg_str(run->args, "decision")));
+				msg_json_str(run->args, "id"), run->name,
+				msg_json_str(run->args, "decision")));
 	} else if (strcmp(t, "restore_pod") == 0) {
 		tool_pod_finish(run, false,
 			xstrfmt("%s %s", m->name, run->name),
@@ -428,7 +417,7 @@ tool_pod_answer(struct tool_pod_run *run)
 
 	p = json_object_new_object();
 	for (i = 0; i < 3; i++) {
-		if ((v = tool_pod_arg_str(run->args, keys[i])) == NULL) {
+		if ((v = msg_json_str(run->args, keys[i])) == NULL) {
 			json_object_put(p);
 			tool_pod_fail_later(run, "invalid_request",
 				keys[i][0] == 'p'
@@ -441,9 +430,9 @@ tool_pod_answer(struct tool_pod_run *run)
 		}
 		json_object_object_add(p, keys[i], json_object_new_string(v));
 	}
-	if ((v = tool_pod_arg_str(run->args, "reason")) != NULL)
+	if ((v = msg_json_str(run->args, "reason")) != NULL)
 		json_object_object_add(p, "reason", json_object_new_string(v));
-	run->name = xstrdup(tool_pod_arg_str(run->args, "pod"));
+	run->name = xstrdup(msg_json_str(run->args, "pod"));
 	link_call(run->w->link, "answer_approval", p, TOOL_POD_TIMEOUT_MS,
 		tool_pod_reply_cb, run);
 	return run;
@@ -482,7 +471,7 @@ tool_pod_start(struct worker *w, const char *name, const char *args_json,
 	}
 	if (strcmp(name, "answer_approval") == 0)
 		return tool_pod_answer(run);
-	target = tool_pod_arg_str(run->args, "name");
+	target = msg_json_str(run->args, "name");
 	if (target == NULL) {
 		tool_pod_fail_later(run, "invalid_request",
 			"missing string argument \"name\"");
@@ -504,7 +493,7 @@ tool_pod_start(struct worker *w, const char *name, const char *args_json,
 	json_object_object_add(p, "name", json_object_new_string(target));
 	if (strcmp(name, "send_to_pod") == 0 ||
 		strcmp(name, "send_to_peer") == 0) {
-		msg = tool_pod_arg_str(run->args, "message");
+		msg = msg_json_str(run->args, "message");
 		if (msg == NULL) {
 			json_object_put(p);
 			tool_pod_fail_later(run, "invalid_request",

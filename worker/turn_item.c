@@ -8,6 +8,7 @@
 
 #include "common/xmalloc.h"
 #include "proto/conn.h"
+#include "proto/msg.h"
 
 /* Empty queue. */
 void
@@ -149,17 +150,6 @@ turn_item_accept(struct turn_item *it)
 			it->waiters[i].conn, it->waiters[i].id, it->eid);
 }
 
-static const char *
-turn_item_str(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(obj, key, &v) ||
-		!json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /* What a parent's model reads of a child's approval request. */
 static char *
 turn_item_approval_text(struct json_object *params, const char *from)
@@ -168,10 +158,10 @@ turn_item_approval_text(struct json_object *params, const char *from)
 	const char *id, *tool, *args, *diff;
 
 	json_object_object_get_ex(params, "request", &req);
-	id = turn_item_str(req, "id");
-	tool = turn_item_str(req, "tool");
-	args = turn_item_str(req, "arguments");
-	diff = turn_item_str(req, "diff");
+	id = msg_json_str(req, "id");
+	tool = msg_json_str(req, "tool");
+	args = msg_json_str(req, "arguments");
+	diff = msg_json_str(req, "diff");
 	return xstrfmt("Pod %s asks for approval to run %s with arguments "
 		       "%.2048s%s%.4096s\n"
 		       "Answer with answer_approval {\"pod\": \"%s\", "
@@ -204,10 +194,10 @@ turn_item_pod_event(struct json_object *params)
 			json_object_object_add(
 				item, it.key, json_object_get(it.val));
 	}
-	kind = turn_item_str(params, "kind");
-	from = turn_item_str(params, "from");
+	kind = msg_json_str(params, "kind");
+	from = msg_json_str(params, "from");
 	if (strcmp(kind, "child_turn_ended") == 0) {
-		detail = turn_item_str(params, "text");
+		detail = msg_json_str(params, "text");
 		v = NULL;
 		json_object_object_get_ex(params, "result", &v);
 		text = xstrfmt("Pod %s finished a turn (%s)%s%s",
@@ -225,11 +215,11 @@ turn_item_pod_event(struct json_object *params)
 		text = turn_item_approval_text(params, from);
 	} else if (strcmp(kind, "child_exited") == 0) {
 		text = xstrfmt("Pod %s exited (%s).", from ? from : "?",
-			turn_item_str(params, "status")
-				? turn_item_str(params, "status")
+			msg_json_str(params, "status")
+				? msg_json_str(params, "status")
 				: "?");
 	} else {
-		detail = turn_item_str(params, "message");
+		detail = msg_json_str(params, "message");
 		text = xstrfmt("Message from %s%s:\n%s",
 			strcmp(kind, "peer_message") == 0 ? "peer " : "",
 			from ? from : "the user", detail ? detail : "");

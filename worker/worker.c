@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/podname.h"
 #include "common/xmalloc.h"
+#include "proto/msg.h"
 #include "worker/approval.h"
 #include "worker/compact.h"
 #include "worker/confine.h"
@@ -31,21 +32,10 @@
 #define WORKER_EXIT_POLL_MS 20
 #define WORKER_EXIT_GRACE_MS 3000
 
-static const char *
-worker_str(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	if (obj == NULL || !json_object_object_get_ex(obj, key, &v) ||
-		!json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static char *
 worker_dup(struct json_object *obj, const char *key)
 {
-	const char *s = worker_str(obj, key);
+	const char *s = msg_json_str(obj, key);
 
 	return s ? xstrdup(s) : NULL;
 }
@@ -308,7 +298,7 @@ worker_parse_config(struct worker *w, struct json_object *p, char **reterr_msg)
 	size_t i, n;
 	int r;
 
-	name = worker_str(p, "name");
+	name = msg_json_str(p, "name");
 	if (w->name == NULL) {
 		/* A spare (--spare) becomes the pod that start names. */
 		if (name == NULL || !podname_valid(name, NULL)) {
