@@ -102,7 +102,9 @@ def check_restored(before, seen, after, what):
     """Nothing a client saw committed is lost; nothing is duplicated."""
     keys = [entry_key(e) for e in after]
     steps = [k for k, e in zip(keys, after) if e["kind"] != "usage"]
-    check(len(steps) == len(set(steps)), "%s: duplicate entries" % what)
+    dups = sorted({k for k in steps if steps.count(k) > 1})
+    check(not dups, "%s: duplicate entries %s" % (what, "; ".join(
+        k[:200] for k in dups)))
     ids = [e["id"] for e in after if e["kind"] == "tool_result"]
     check(len(ids) == len(set(ids)), "%s: duplicate tool results %r" %
           (what, ids))
