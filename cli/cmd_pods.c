@@ -792,11 +792,11 @@ cmd_forget(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 			printf("forgot %s (state and session logs deleted; "
 			       "worktree %s removed, branch %s %s)\n",
 				argv[optind],
-				cli_json_str(w, "path") != NULL
-					? cli_json_str(w, "path")
+				msg_json_str(w, "path") != NULL
+					? msg_json_str(w, "path")
 					: "?",
-				cli_json_str(w, "branch") != NULL
-					? cli_json_str(w, "branch")
+				msg_json_str(w, "branch") != NULL
+					? msg_json_str(w, "branch")
 					: "?",
 				delete_branch ? "deleted" : "kept");
 		else

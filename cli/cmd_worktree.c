@@ -163,13 +163,13 @@ cwt_lookup(struct cli *cli, const struct cli_cmd *cmd, const char *name,
 	if ((r = cli_control_request(cli, "inspect", params, &ret->reply)) != 0)
 		return r;
 	ret->name = name;
-	ret->status = cli_json_str(ret->reply.params, "status");
-	ret->activity = cli_json_str(ret->reply.params, "activity");
+	ret->status = msg_json_str(ret->reply.params, "status");
+	ret->activity = msg_json_str(ret->reply.params, "activity");
 	if (!json_object_object_get_ex(ret->reply.params, "worktree", &w) ||
-		(ret->path = cli_json_str(w, "path")) == NULL ||
-		(ret->branch = cli_json_str(w, "branch")) == NULL ||
-		(ret->base = cli_json_str(w, "base")) == NULL ||
-		(ret->repo = cli_json_str(w, "repo")) == NULL) {
+		(ret->path = msg_json_str(w, "path")) == NULL ||
+		(ret->branch = msg_json_str(w, "branch")) == NULL ||
+		(ret->base = msg_json_str(w, "base")) == NULL ||
+		(ret->repo = msg_json_str(w, "repo")) == NULL) {
 		cli_err("pod %s has no git worktree (spawn one with "
 			"'podvisor spawn NAME --worktree')",
 			name);
@@ -558,11 +558,11 @@ out:
 bool
 cmd_worktree_status(struct json_object *w)
 {
-	const char *path = cli_json_str(w, "path");
-	const char *branch = cli_json_str(w, "branch");
-	const char *base = cli_json_str(w, "base");
-	const char *repo = cli_json_str(w, "repo");
-	const char *err = cli_json_str(w, "error");
+	const char *path = msg_json_str(w, "path");
+	const char *branch = msg_json_str(w, "branch");
+	const char *base = msg_json_str(w, "base");
+	const char *repo = msg_json_str(w, "repo");
+	const char *err = msg_json_str(w, "error");
 	struct json_object *v;
 	int changes = 0;
 

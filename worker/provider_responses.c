@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "common/xmalloc.h"
+#include "proto/msg.h"
 
 /*
  * The OpenAI Responses wire scheme: POST {base}/responses with
@@ -130,7 +131,7 @@ responses_copy(
 static bool
 responses_item(struct responses_hist *h, struct json_object *item)
 {
-	const char *type = provider_json_str(item, "type");
+	const char *type = msg_json_str(item, "type");
 	const char *call_id, *name, *args, *role;
 	struct json_object *o, *v;
 
@@ -148,13 +149,13 @@ responses_item(struct responses_hist *h, struct json_object *item)
 		else
 			json_object_object_add(
 				o, "summary", json_object_new_array());
-		if (provider_json_str(item, "encrypted_content") != NULL)
+		if (msg_json_str(item, "encrypted_content") != NULL)
 			responses_copy(o, item, "encrypted_content");
 		json_object_array_add(h->input, o);
 		return true;
 	}
 	if (strcmp(type, "message") == 0) {
-		role = provider_json_str(item, "role");
+		role = msg_json_str(item, "role");
 		if (!json_object_object_get_ex(item, "content", &v) ||
 			!json_object_is_type(v, json_type_array))
 			return false;
@@ -169,9 +170,9 @@ responses_item(struct responses_hist *h, struct json_object *item)
 		return true;
 	}
 	if (strcmp(type, "function_call") == 0) {
-		call_id = provider_json_str(item, "call_id");
-		name = provider_json_str(item, "name");
-		args = provider_json_str(item, "arguments");
+		call_id = msg_json_str(item, "call_id");
+		name = msg_json_str(item, "name");
+		args = msg_json_str(item, "arguments");
 		if (call_id == NULL || name == NULL)
 			return false;
 		o = json_object_new_object();
@@ -206,7 +207,7 @@ responses_assistant(struct responses_hist *h, struct json_object *e)
 		return;
 	}
 	/* Written by another scheme (or cut short): text and tool calls. */
-	text = provider_json_str(e, "text");
+	text = msg_json_str(e, "text");
 	if (text != NULL && *text != '\0')
 		responses_msg(h->input, "assistant", text);
 	if (!json_object_object_get_ex(e, "tool_calls", &calls) ||
@@ -215,9 +216,9 @@ responses_assistant(struct responses_hist *h, struct json_object *e)
 	n = json_object_array_length(calls);
 	for (i = 0; i < n; i++) {
 		c = json_object_array_get_idx(calls, i);
-		id = provider_json_str(c, "id");
-		name = provider_json_str(c, "name");
-		args = provider_json_str(c, "arguments");
+		id = msg_json_str(c, "id");
+		name = msg_json_str(c, "name");
+		args = msg_json_str(c, "arguments");
 		if (id == NULL || name == NULL)
 			continue;
 		o = json_object_new_object();
@@ -236,14 +237,14 @@ responses_assistant(struct responses_hist *h, struct json_object *e)
 static void
 responses_tool_result(struct responses_hist *h, struct json_object *e)
 {
-	const char *id = provider_json_str(e, "id");
-	const char *out = provider_json_str(e, "output");
+	const char *id = msg_json_str(e, "id");
+	const char *out = msg_json_str(e, "output");
 	struct json_object *v;
 	char *text;
 	size_t i;
 
 	if (out == NULL)
-		out = provider_json_str(e, "summary");
+		out = msg_json_str(e, "summary");
 	if (out == NULL)
 		out = "";
 	for (i = 0; id != NULL && i < h->npending; i++) {
@@ -270,7 +271,7 @@ responses_tool_result(struct responses_hist *h, struct json_object *e)
 static void
 responses_entry(struct responses_hist *h, struct json_object *e)
 {
-	const char *kind = provider_json_str(e, "kind");
+	const char *kind = msg_json_str(e, "kind");
 	const char *summary;
 	struct json_object *v;
 	char *text;
@@ -278,7 +279,7 @@ responses_entry(struct responses_hist *h, struct json_object *e)
 	if (kind == NULL)
 		return;
 	if (strcmp(kind, "segment_start") == 0) {
-		summary = provider_json_str(e, "summary");
+		summary = msg_json_str(e, "summary");
 		if (summary == NULL || *summary == '\0')
 			return;
 		text = xstrfmt(
@@ -349,10 +350,10 @@ responses_chain(const struct provider_config *pc, struct json_object *entries,
 		return -1;
 	for (i = n; i > 0; i--) {
 		e = json_object_array_get_idx(entries, i - 1);
-		kind = provider_json_str(e, "kind");
+		kind = msg_json_str(e, "kind");
 		if (kind == NULL || strcmp(kind, "assistant") != 0)
 			continue;
-		id = provider_json_str(e, "response_id");
+		id = msg_json_str(e, "response_id");
 		if (id == NULL || *id == '\0' ||
 			json_object_object_get_ex(e, "partial", NULL) || i < 2)
 			return -1;
@@ -462,10 +463,10 @@ responses_error_of(struct json_object *err, bool *ret_overflow)
 	}
 	if (!json_object_is_type(err, json_type_object))
 		return NULL;
-	msg = provider_json_str(err, "message");
-	code = provider_json_str(err, "code");
+	msg = msg_json_str(err, "message");
+	code = msg_json_str(err, "code");
 	if (code == NULL)
-		code = provider_json_str(err, "type");
+		code = msg_json_str(err, "type");
 	*ret_overflow = responses_is_overflow(code, msg);
 	return provider_error_text(msg, code);
 }
@@ -528,10 +529,10 @@ responses_tool(struct provider_stream *ps, int i, struct json_object *item)
 	t = provider_stream_tool(ps, i, item != NULL);
 	if (t == NULL || item == NULL)
 		return t;
-	s = provider_json_str(item, "call_id");
+	s = msg_json_str(item, "call_id");
 	if (s != NULL && *s != '\0' && t->id == NULL)
 		t->id = xstrdup(s);
-	s = provider_json_str(item, "name");
+	s = msg_json_str(item, "name");
 	if (s != NULL && *s != '\0' && t->name == NULL)
 		t->name = xstrdup(s);
 	provider_stream_tool_start(ps, t);
@@ -580,7 +581,7 @@ static void
 responses_item_text(
 	struct provider_stream *ps, int index, struct json_object *item)
 {
-	const char *type = provider_json_str(item, "type");
+	const char *type = msg_json_str(item, "type");
 	const char *key = NULL;
 	struct json_object *arr, *part;
 	size_t i, n;
@@ -597,15 +598,15 @@ responses_item_text(
 	n = json_object_array_length(arr);
 	for (i = 0; i < n; i++) {
 		part = json_object_array_get_idx(arr, i);
-		type = provider_json_str(part, "type");
+		type = msg_json_str(part, "type");
 		if (type == NULL)
 			continue;
 		if (strcmp(type, "output_text") == 0)
 			responses_text(
-				ps, index, provider_json_str(part, "text"));
+				ps, index, msg_json_str(part, "text"));
 		else if (strcmp(type, "summary_text") == 0)
 			responses_thinking(ps, index, (int)i,
-				provider_json_str(part, "text"));
+				msg_json_str(part, "text"));
 	}
 }
 
@@ -618,7 +619,7 @@ responses_item_done(struct provider_stream *ps, struct json_object *obj)
 
 	if (!json_object_object_get_ex(obj, "item", &item) ||
 		!json_object_is_type(item, json_type_object) ||
-		(type = provider_json_str(item, "type")) == NULL)
+		(type = msg_json_str(item, "type")) == NULL)
 		return;
 	if (ps->items == NULL)
 		ps->items = json_object_new_array();
@@ -627,7 +628,7 @@ responses_item_done(struct provider_stream *ps, struct json_object *obj)
 	json_object_array_add(ps->items, json_object_get(item));
 	if (strcmp(type, "function_call") == 0)
 		responses_tool_args(responses_tool(ps, i, item),
-			provider_json_str(item, "arguments"));
+			msg_json_str(item, "arguments"));
 	else
 		responses_item_text(ps, i, item);
 }
@@ -643,7 +644,7 @@ responses_end(struct provider_stream *ps, struct json_object *resp)
 
 	if (json_object_object_get_ex(resp, "usage", &o))
 		responses_usage(ps, o);
-	s = provider_json_str(resp, "id");
+	s = msg_json_str(resp, "id");
 	if (s != NULL && ps->response_id == NULL)
 		ps->response_id = xstrdup(s);
 	if (ps->items != NULL ||
@@ -702,42 +703,42 @@ provider_responses_event(struct provider_stream *ps, const char *event,
 		provider_stream_fail(ps, "invalid JSON in stream", false);
 		return 1;
 	}
-	type = provider_json_str(obj, "type");
+	type = msg_json_str(obj, "type");
 	if (type == NULL)
 		type = event;
 	json_object_object_get_ex(obj, "response", &resp);
 	if (strcmp(type, "response.created") == 0 ||
 		strcmp(type, "response.in_progress") == 0) {
-		s = provider_json_str(resp, "id");
+		s = msg_json_str(resp, "id");
 		if (s != NULL && ps->response_id == NULL)
 			ps->response_id = xstrdup(s);
 	} else if (strcmp(type, "response.output_item.added") == 0) {
 		if (json_object_object_get_ex(obj, "item", &v) &&
-			(s = provider_json_str(v, "type")) != NULL &&
+			(s = msg_json_str(v, "type")) != NULL &&
 			strcmp(s, "function_call") == 0)
 			responses_tool(ps, responses_index(obj), v);
 	} else if (strcmp(type, "response.output_text.delta") == 0)
 		responses_text(ps, responses_index(obj),
-			provider_json_str(obj, "delta"));
+			msg_json_str(obj, "delta"));
 	else if (strcmp(type, "response.reasoning_summary_text.delta") == 0)
 		responses_thinking(ps, responses_index(obj),
 			(int)provider_json_int(obj, "summary_index", 0),
-			provider_json_str(obj, "delta"));
+			msg_json_str(obj, "delta"));
 	else if (strcmp(type, "response.reasoning_text.delta") == 0)
 		responses_thinking(ps, responses_index(obj),
 			-1 - (int)provider_json_int(obj, "content_index", 0),
-			provider_json_str(obj, "delta"));
+			msg_json_str(obj, "delta"));
 	else if (strcmp(type, "response.function_call_arguments.delta") == 0) {
 		struct provider_tool *t =
 			responses_tool(ps, responses_index(obj), NULL);
 
-		s = provider_json_str(obj, "delta");
+		s = msg_json_str(obj, "delta");
 		if (t != NULL && s != NULL && !t->closed)
 			provider_buf_add(&t->args, s, strlen(s));
 	} else if (strcmp(type, "response.function_call_arguments.done") == 0)
 		responses_tool_args(
 			responses_tool(ps, responses_index(obj), NULL),
-			provider_json_str(obj, "arguments"));
+			msg_json_str(obj, "arguments"));
 	else if (strcmp(type, "response.output_item.done") == 0)
 		responses_item_done(ps, obj);
 	else if (strcmp(type, "response.completed") == 0) {
@@ -751,7 +752,7 @@ provider_responses_event(struct provider_stream *ps, const char *event,
 		responses_end(ps, resp);
 		s = NULL;
 		if (json_object_object_get_ex(resp, "incomplete_details", &v))
-			s = provider_json_str(v, "reason");
+			s = msg_json_str(v, "reason");
 		provider_stream_stop_reason(ps,
 			s == NULL || strcmp(s, "max_output_tokens") == 0
 				? "max_tokens"
