@@ -782,11 +782,11 @@ cmd_forget(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 			       "worktree %s is NOT removed: %s\nremove it by "
 			       "hand, then: git worktree prune\n",
 				argv[optind],
-				cli_json_str(w, "path") != NULL
-					? cli_json_str(w, "path")
+				msg_json_str(w, "path") != NULL
+					? msg_json_str(w, "path")
 					: "?",
-				cli_json_str(w, "error") != NULL
-					? cli_json_str(w, "error")
+				msg_json_str(w, "error") != NULL
+					? msg_json_str(w, "error")
 					: "?");
 		else if (w != NULL)
 			printf("forgot %s (state and session logs deleted; "

@@ -177,9 +177,9 @@ cwt_lookup(struct cli *cli, const struct cli_cmd *cmd, const char *name,
 		return CLI_EXIT_FAIL;
 	}
 	ret->wt.dir = ret->path;
-	ret->wt.gd = cli_json_str(w, "git_dir");
+	ret->wt.gd = msg_json_str(w, "git_dir");
 	ret->rt.dir = ret->repo;
-	ret->rt.gd = cli_json_str(w, "repo_git_dir");
+	ret->rt.gd = msg_json_str(w, "repo_git_dir");
 	return -1;
 }
 
