@@ -357,7 +357,7 @@ responses_chain(const struct provider_config *pc, struct json_object *entries,
 		if (id == NULL || *id == '\0' ||
 			json_object_object_get_ex(e, "partial", NULL) || i < 2)
 			return -1;
-		kind = provider_json_str(
+		kind = msg_json_str(
 			json_object_array_get_idx(entries, i - 2), "kind");
 		if (kind == NULL || strcmp(kind, "usage") != 0)
 			return -1;
@@ -602,11 +602,10 @@ responses_item_text(
 		if (type == NULL)
 			continue;
 		if (strcmp(type, "output_text") == 0)
-			responses_text(
-				ps, index, msg_json_str(part, "text"));
+			responses_text(ps, index, msg_json_str(part, "text"));
 		else if (strcmp(type, "summary_text") == 0)
-			responses_thinking(ps, index, (int)i,
-				msg_json_str(part, "text"));
+			responses_thinking(
+				ps, index, (int)i, msg_json_str(part, "text"));
 	}
 }
 
@@ -718,8 +717,8 @@ provider_responses_event(struct provider_stream *ps, const char *event,
 			strcmp(s, "function_call") == 0)
 			responses_tool(ps, responses_index(obj), v);
 	} else if (strcmp(type, "response.output_text.delta") == 0)
-		responses_text(ps, responses_index(obj),
-			msg_json_str(obj, "delta"));
+		responses_text(
+			ps, responses_index(obj), msg_json_str(obj, "delta"));
 	else if (strcmp(type, "response.reasoning_summary_text.delta") == 0)
 		responses_thinking(ps, responses_index(obj),
 			(int)provider_json_int(obj, "summary_index", 0),
