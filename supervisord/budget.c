@@ -21,99 +21,15 @@
 /* Larger grants are refused: sums stay far from overflow. */
 #define BUDGET_MAX 1000000000000000LL
 
-static const char *const budget_fields[] = {
-	"input_tokens",
-	"cache_read_tokens",
-	"cache_write_tokens",
-	"output_tokens",
-	"reasoning_tokens",
-};
-#define BUDGET_NFIELDS (sizeof budget_fields / sizeof budget_fields[0])
-
-static int64_t *
-budget_field(struct pod_usage *u, size_t i)
-{
-	switch (i) {
-	case 0:
-		return &u->input_tokens;
-	case 1:
-		return &u->cache_read_tokens;
-	case 2:
-		return &u->cache_write_tokens;
-	case 3:
-		return &u->output_tokens;
-	default:
-		return &u->reasoning_tokens;
-	}
-}
-
-static int64_t
-budget_sat_add(int64_t a, int64_t b)
-{
-	int64_t r;
-
-	if (b <= 0)
-		return a;
-	return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
-}
-
-static int64_t
-budget_cost(const struct pod_usage *u)
-{
-	return budget_sat_add(
-		u->input_tokens > 0 ? u->input_tokens : 0, u->output_tokens);
-}
-
-static struct json_object *
-budget_usage_json(const struct pod_usage *u)
-{
-	struct pod_usage c = *u;
-	struct json_object *o = json_object_new_object();
-	size_t i;
-
-	for (i = 0; i < BUDGET_NFIELDS; i++)
-		json_object_object_add(o, budget_fields[i],
-			json_object_new_int64(*budget_field(&c, i)));
-	return o;
-}
-
 static void
 budget_usage_text(
-	struct textbuf *tb, const char *key, const struct pod_usage *u)
+	struct textbuf *tb, const char *key, const struct token_usage *u)
 {
-	struct pod_usage c = *u;
-	char num[48];
-	size_t i;
+	char buf[256];
 
+	token_usage_format(u, buf, sizeof buf);
 	textbuf_puts(tb, key);
-	for (i = 0; i < BUDGET_NFIELDS; i++) {
-		textbuf_puts(tb, i == 0 ? "{\"" : ",\"");
-		textbuf_puts(tb, budget_fields[i]);
-		snprintf(num, sizeof num, "\":%" PRId64, *budget_field(&c, i));
-		textbuf_puts(tb, num);
-	}
-	textbuf_puts(tb, "}");
-}
-
-/* o's five fields (absent: 0); -EINVAL if one is not a count. */
-static int
-budget_usage_parse(struct json_object *o, struct pod_usage *u)
-{
-	struct json_object *v;
-	size_t i;
-
-	memset(u, 0, sizeof *u);
-	if (o == NULL || !json_object_is_type(o, json_type_object))
-		return -EINVAL;
-	for (i = 0; i < BUDGET_NFIELDS; i++) {
-		if (!json_object_object_get_ex(o, budget_fields[i], &v))
-			continue;
-		if (!json_object_is_type(v, json_type_int) ||
-			json_object_get_int64(v) < 0)
-			return -EINVAL;
-		*budget_field(u, i) = json_object_get_int64(v);
-	}
-	return 0;
+	textbuf_puts(tb, buf);
 }
 
 void
@@ -198,7 +114,8 @@ budget_send(struct pod *p)
 		json_object_object_add(o, "remaining",
 			json_object_new_int64(p->budget.remaining));
 		json_object_object_add(o, "cost",
-			json_object_new_int64(budget_cost(&p->budget.usage)));
+			json_object_new_int64(
+				token_usage_cost(&p->budget.usage)));
 	} else
 		json_object_object_add(o, "budget", NULL);
 	conn_send_event(p->chan->c, "budget", o, NULL);
@@ -228,7 +145,7 @@ budget_return(struct pod *p)
 	from = daemon_pod_find(p->d, p->budget.from);
 	if (from == NULL || from == p || !from->budget.set)
 		return;
-	from->budget.remaining = budget_sat_add(from->budget.remaining, r);
+	from->budget.remaining = token_sat_add(from->budget.remaining, r);
 	p->budget.tokens -= r;
 	p->budget.remaining = 0;
 	log_info("pod %s: %lld unspent tokens back to %s", p->name,
@@ -242,25 +159,18 @@ budget_return(struct pod *p)
 void
 budget_worker_usage(struct pod *p, struct msg *m)
 {
-	struct pod_usage n, *u = &p->budget.usage;
-	int64_t before = budget_cost(u), delta;
-	bool changed = false;
-	size_t i;
+	struct token_usage n, *u = &p->budget.usage;
+	int64_t before = token_usage_cost(u), delta;
 
-	if (budget_usage_parse(msg_param(m, "total"), &n) < 0) {
+	if (token_usage_parse(msg_param(m, "total"), &n) < 0) {
 		log_debug("pod %s: bad usage event", p->name);
 		return;
 	}
-	for (i = 0; i < BUDGET_NFIELDS; i++)
-		if (*budget_field(&n, i) > *budget_field(u, i)) {
-			*budget_field(u, i) = *budget_field(&n, i);
-			changed = true;
-		}
-	if (!changed)
+	if (!token_usage_max(u, &n))
 		return;
-	delta = budget_cost(u) - before;
+	delta = token_usage_cost(u) - before;
 	if (p->budget.set && delta > 0) {
-		p->budget.spent = budget_sat_add(p->budget.spent, delta);
+		p->budget.spent = token_sat_add(p->budget.spent, delta);
 		p->budget.remaining -= delta;
 	}
 	podstore_write_later(p->d, p);
@@ -272,13 +182,14 @@ budget_start_config(const struct pod *p, struct json_object *o)
 {
 	struct json_object *b = NULL;
 
-	json_object_object_add(o, "usage", budget_usage_json(&p->budget.usage));
+	json_object_object_add(o, "usage", token_usage_json(&p->budget.usage));
 	if (p->budget.set) {
 		b = json_object_new_object();
 		json_object_object_add(b, "remaining",
 			json_object_new_int64(p->budget.remaining));
 		json_object_object_add(b, "cost",
-			json_object_new_int64(budget_cost(&p->budget.usage)));
+			json_object_new_int64(
+				token_usage_cost(&p->budget.usage)));
 	}
 	json_object_object_add(o, "budget", b);
 }
@@ -305,7 +216,7 @@ budget_to_state(const struct pod *p, struct json_object *o)
 	const struct pod_budget *b = &p->budget;
 	struct json_object *s;
 
-	json_object_object_add(o, "usage", budget_usage_json(&b->usage));
+	json_object_object_add(o, "usage", token_usage_json(&b->usage));
 	if (!b->set)
 		return;
 	s = budget_json(b, true);
@@ -335,7 +246,7 @@ budget_from_state(struct pod *p, struct json_object *o, char **reterr_msg)
 	struct json_object *v, *f;
 
 	if (json_object_object_get_ex(o, "usage", &v) &&
-		budget_usage_parse(v, &b->usage) < 0) {
+		token_usage_parse(v, &b->usage) < 0) {
 		*reterr_msg = xstrdup("bad \"usage\": not token counts");
 		return -EINVAL;
 	}
@@ -359,15 +270,13 @@ budget_from_state(struct pod *p, struct json_object *o, char **reterr_msg)
 /* Add p's and its descendants' totals to t (the current tree). */
 static void
 budget_tree(
-	struct daemon *d, const struct pod *p, struct pod_usage *t, int depth)
+	struct daemon *d, const struct pod *p, struct token_usage *t, int depth)
 {
-	struct pod_usage own = p->budget.usage;
+	struct token_usage own = p->budget.usage;
 	struct pod *q;
 	size_t i;
 
-	for (i = 0; i < BUDGET_NFIELDS; i++)
-		*budget_field(t, i) = budget_sat_add(
-			*budget_field(t, i), *budget_field(&own, i));
+	token_usage_add(t, &own);
 	if (depth >= 64)
 		return;
 	for (i = 0; i < p->children.n; i++) {
@@ -384,11 +293,11 @@ budget_tree(
 void
 budget_summary(struct daemon *d, const struct pod *p, struct json_object *o)
 {
-	struct pod_usage t = { 0 };
+	struct token_usage t = { 0 };
 
-	json_object_object_add(o, "usage", budget_usage_json(&p->budget.usage));
+	json_object_object_add(o, "usage", token_usage_json(&p->budget.usage));
 	budget_tree(d, p, &t, 0);
-	json_object_object_add(o, "usage_total", budget_usage_json(&t));
+	json_object_object_add(o, "usage_total", token_usage_json(&t));
 	if (p->budget.set)
 		json_object_object_add(
 			o, "budget", budget_json(&p->budget, true));
@@ -399,7 +308,7 @@ void
 budget_summary_text(struct daemon *d, const struct pod *p, struct textbuf *tb)
 {
 	const struct pod_budget *b = &p->budget;
-	struct pod_usage t = { 0 };
+	struct token_usage t = { 0 };
 	char num[128];
 
 	budget_usage_text(tb, ",\"usage\":", &b->usage);

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/tokens.h"
+
 struct conn;
 struct daemon;
 struct json_object;
@@ -23,18 +25,9 @@ struct textbuf;
  * ends.  A call costs input_tokens + output_tokens.
  */
 
-/* Token counts as the providers report them (input includes cached). */
-struct pod_usage {
-	int64_t input_tokens;
-	int64_t cache_read_tokens;
-	int64_t cache_write_tokens;
-	int64_t output_tokens;
-	int64_t reasoning_tokens;
-};
-
 /* struct pod's durable accounting. */
 struct pod_budget {
-	struct pod_usage usage; /* the pod's own totals */
+	struct token_usage usage; /* the pod's own totals */
 	bool set; /* a budget applies */
 	int64_t tokens; /* granted in all */
 	int64_t spent; /* by its own calls, since the budget was set */

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/tokens.h"
+
 struct json_object;
 struct http;
 
@@ -68,15 +70,6 @@ struct llm_tool_call {
 	char *arguments; /* JSON text as streamed ("{}" if empty) */
 };
 
-/* input_tokens is the whole prompt, cached parts included, all schemes. */
-struct llm_usage {
-	int64_t input_tokens;
-	int64_t output_tokens;
-	int64_t cache_read_tokens; /* part of input_tokens read from cache */
-	int64_t cache_write_tokens; /* part of input_tokens written to cache */
-	int64_t reasoning_tokens; /* part of output_tokens spent reasoning */
-};
-
 /* What a finished (or failed) call produced. Owned by the call. */
 struct llm_result {
 	char *text; /* NULL if none */
@@ -85,7 +78,7 @@ struct llm_result {
 	struct llm_tool_call *tool_calls;
 	size_t ntool_calls;
 	char *stop_reason; /* "end_turn"/"stop", "tool_use", "max_tokens", ... */
-	struct llm_usage usage;
+	struct token_usage usage;
 	bool failed;
 	char *error; /* human sentence when failed */
 	int http_status; /* 0 if none */

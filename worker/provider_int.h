@@ -48,7 +48,7 @@ struct provider_stream {
 	struct llm_tool_call *calls; /* built by provider_stream_result() */
 	size_t ncalls;
 	char *stop_reason;
-	struct llm_usage usage;
+	struct token_usage usage;
 	bool finished; /* [DONE] / message_stop seen */
 	bool failed; /* in-stream error or bad stream */
 	char *error;

@@ -14,100 +14,12 @@
 
 struct spend {
 	struct worker *w;
-	struct llm_usage pod; /* the pod's own totals */
-	struct llm_usage turn; /* this run's */
+	struct token_usage pod; /* the pod's own totals */
+	struct token_usage turn; /* this run's */
 	bool has_budget;
 	int64_t remaining; /* podvisord's figure ... */
 	int64_t cost_at; /* ... when the pod's own cost was this */
 };
-
-static const char *const spend_fields[] = {
-	"input_tokens",
-	"cache_read_tokens",
-	"cache_write_tokens",
-	"output_tokens",
-	"reasoning_tokens",
-};
-#define SPEND_NFIELDS (sizeof spend_fields / sizeof spend_fields[0])
-
-static int64_t *
-spend_field(struct llm_usage *u, size_t i)
-{
-	switch (i) {
-	case 0:
-		return &u->input_tokens;
-	case 1:
-		return &u->cache_read_tokens;
-	case 2:
-		return &u->cache_write_tokens;
-	case 3:
-		return &u->output_tokens;
-	default:
-		return &u->reasoning_tokens;
-	}
-}
-
-static int64_t
-spend_sat_add(int64_t a, int64_t b)
-{
-	int64_t r;
-
-	if (b <= 0)
-		return a;
-	if (__builtin_add_overflow(a, b, &r))
-		return INT64_MAX;
-	return r;
-}
-
-static void
-spend_usage_add(struct llm_usage *to, const struct llm_usage *u)
-{
-	struct llm_usage c = *u;
-	size_t i;
-
-	for (i = 0; i < SPEND_NFIELDS; i++)
-		*spend_field(to, i) =
-			spend_sat_add(*spend_field(to, i), *spend_field(&c, i));
-}
-
-/* Input (cached parts included) plus output tokens. */
-int64_t
-spend_cost(const struct llm_usage *u)
-{
-	int64_t in = u->input_tokens > 0 ? u->input_tokens : 0;
-
-	return spend_sat_add(in, u->output_tokens);
-}
-
-/* All five fields, zeros included. */
-struct json_object *
-spend_usage_json(const struct llm_usage *u)
-{
-	struct llm_usage c = *u;
-	struct json_object *o = json_object_new_object();
-	size_t i;
-
-	for (i = 0; i < SPEND_NFIELDS; i++)
-		json_object_object_add(o, spend_fields[i],
-			json_object_new_int64(*spend_field(&c, i)));
-	return o;
-}
-
-/* Add o's fields to u. */
-void
-spend_usage_add_json(struct llm_usage *u, struct json_object *o)
-{
-	struct json_object *v;
-	size_t i;
-
-	if (o == NULL || !json_object_is_type(o, json_type_object))
-		return;
-	for (i = 0; i < SPEND_NFIELDS; i++)
-		if (json_object_object_get_ex(o, spend_fields[i], &v) &&
-			json_object_is_type(v, json_type_int))
-			*spend_field(u, i) = spend_sat_add(
-				*spend_field(u, i), json_object_get_int64(v));
-}
 
 /* The totals the session log holds: segment_start's base + usage. */
 static void
@@ -128,9 +40,9 @@ spend_from_log(struct spend *s, struct session *sess)
 		kind = json_object_get_string(v);
 		if (i == 0 && strcmp(kind, "segment_start") == 0 &&
 			json_object_object_get_ex(e, "usage_total", &v))
-			spend_usage_add_json(&s->pod, v);
+			token_usage_add_json(&s->pod, v);
 		else if (strcmp(kind, "usage") == 0)
-			spend_usage_add_json(&s->pod, e);
+			token_usage_add_json(&s->pod, e);
 	}
 }
 
@@ -148,7 +60,7 @@ spend_set_budget(struct spend *s, struct json_object *b)
 	s->remaining = json_object_get_int64(v);
 	s->cost_at = json_object_object_get_ex(b, "cost", &v)
 		? json_object_get_int64(v)
-		: spend_cost(&s->pod);
+		: token_usage_cost(&s->pod);
 }
 
 /* From the start params and the log. */
@@ -156,18 +68,15 @@ struct spend *
 spend_new(struct worker *w, struct json_object *params)
 {
 	struct spend *s = xcalloc(1, sizeof *s);
-	struct llm_usage daemon = { 0 };
+	struct token_usage daemon = { 0 };
 	struct json_object *v;
-	size_t i;
 
 	s->w = w;
 	spend_from_log(s, w->session);
 	/* podvisord may know of calls the log lost, or the reverse. */
 	if (json_object_object_get_ex(params, "usage", &v))
-		spend_usage_add_json(&daemon, v);
-	for (i = 0; i < SPEND_NFIELDS; i++)
-		if (*spend_field(&daemon, i) > *spend_field(&s->pod, i))
-			*spend_field(&s->pod, i) = *spend_field(&daemon, i);
+		token_usage_add_json(&daemon, v);
+	token_usage_max(&s->pod, &daemon);
 	if (json_object_object_get_ex(params, "budget", &v))
 		spend_set_budget(s, v);
 	return s;
@@ -189,12 +98,12 @@ spend_turn_begin(struct spend *s)
 
 /* Account one call. */
 void
-spend_add(struct spend *s, const struct llm_usage *u)
+spend_add(struct spend *s, const struct token_usage *u)
 {
 	if (s == NULL)
 		return;
-	spend_usage_add(&s->pod, u);
-	spend_usage_add(&s->turn, u);
+	token_usage_add(&s->pod, u);
+	token_usage_add(&s->turn, u);
 	spend_report(s);
 }
 
@@ -207,14 +116,14 @@ spend_report(struct spend *s)
 	if (s == NULL || s->w->link == NULL)
 		return;
 	d = json_object_new_object();
-	json_object_object_add(d, "total", spend_usage_json(&s->pod));
+	json_object_object_add(d, "total", token_usage_json(&s->pod));
 	link_send_event(s->w->link, "usage", d);
 }
 
 static int64_t
 spend_remaining(const struct spend *s)
 {
-	int64_t since = spend_cost(&s->pod) - s->cost_at;
+	int64_t since = token_usage_cost(&s->pod) - s->cost_at;
 
 	if (since < 0)
 		since = 0;
@@ -259,17 +168,17 @@ spend_turn_fields(const struct spend *s, struct json_object *o)
 {
 	if (s == NULL)
 		return;
-	json_object_object_add(o, "usage", spend_usage_json(&s->turn));
-	json_object_object_add(o, "usage_pod", spend_usage_json(&s->pod));
+	json_object_object_add(o, "usage", token_usage_json(&s->turn));
+	json_object_object_add(o, "usage_pod", token_usage_json(&s->pod));
 }
 
 /* The pod's totals. */
 struct json_object *
 spend_pod_json(const struct spend *s)
 {
-	struct llm_usage zero = { 0 };
+	struct token_usage zero = { 0 };
 
-	return spend_usage_json(s != NULL ? &s->pod : &zero);
+	return token_usage_json(s != NULL ? &s->pod : &zero);
 }
 
 /* "usage_pod", and "budget" {remaining} when one is set. */
@@ -281,7 +190,7 @@ spend_snapshot_fields(const struct spend *s, struct json_object *o)
 
 	if (s == NULL)
 		return;
-	json_object_object_add(o, "usage_pod", spend_usage_json(&s->pod));
+	json_object_object_add(o, "usage_pod", token_usage_json(&s->pod));
 	if (!s->has_budget)
 		return;
 	left = spend_remaining(s);

@@ -35,17 +35,10 @@ struct spend;
 struct spend *spend_new(struct worker *w, struct json_object *params);
 void spend_free(struct spend *s);
 
-/* What a call costs a budget. */
-int64_t spend_cost(const struct llm_usage *u);
-/* {input_tokens, cache_read_tokens, ..., reasoning_tokens} (new ref). */
-struct json_object *spend_usage_json(const struct llm_usage *u);
-/* The five fields of o added to *u (absent: 0; negative: ignored). */
-void spend_usage_add_json(struct llm_usage *u, struct json_object *o);
-
 /* A run starts: the turn's totals start at zero. */
 void spend_turn_begin(struct spend *s);
 /* One call's usage: into the pod's and the turn's totals; reported. */
-void spend_add(struct spend *s, const struct llm_usage *u);
+void spend_add(struct spend *s, const struct token_usage *u);
 /* Send the pod's totals to podvisord (event usage {total}). */
 void spend_report(struct spend *s);
 

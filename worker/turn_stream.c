@@ -156,7 +156,7 @@ turn_stream_commit_partial(struct turn *t)
 }
 
 static void
-turn_stream_usage(struct turn *t, const struct llm_usage *u)
+turn_stream_usage(struct turn *t, const struct token_usage *u)
 {
 	struct json_object *d, *e;
 	struct json_object_iter it;
