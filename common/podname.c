@@ -68,3 +68,26 @@ podname_valid(const char *name, char **reterr_msg)
 	}
 	return true;
 }
+
+/* See podname.h. */
+bool
+mcp_name_valid(const char *name)
+{
+	size_t i, n;
+
+	if (name == NULL)
+		return false;
+	n = strlen(name);
+	if (n == 0 || n > MCP_NAME_MAX || name[0] == '_' || name[n - 1] == '_')
+		return false;
+	for (i = 0; i < n; i++) {
+		char ch = name[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+			return false;
+		if (ch == '_' && name[i + 1] == '_')
+			return false;
+	}
+	return true;
+}

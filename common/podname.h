@@ -13,4 +13,13 @@
  */
 bool podname_valid(const char *name, char **reterr_msg);
 
+#define MCP_NAME_MAX 32
+
+/*
+ * MCP server names, the same rule for config, spawn and the worker:
+ * [A-Za-z0-9_-]{1,32}, no "__", neither starting nor ending with '_' (a
+ * server's tools reach the model as mcp__<server>__<tool>).
+ */
+bool mcp_name_valid(const char *name);
+
 #endif

@@ -6,28 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/podname.h"
 #include "common/xmalloc.h"
 #include "supervisord/conf.h"
-
-/* Same rule as the worker's (worker/mcp.c mcp_name_valid). */
-static bool
-conf_mcp_name_valid(const char *name)
-{
-	size_t i, n = strlen(name);
-
-	if (n == 0 || n > 32 || name[0] == '_' || name[n - 1] == '_')
-		return false;
-	for (i = 0; i < n; i++) {
-		char ch = name[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
-			return false;
-		if (ch == '_' && name[i + 1] == '_')
-			return false;
-	}
-	return true;
-}
 
 /* The server named name, made if missing. */
 static struct config_mcp *
@@ -126,7 +107,7 @@ conf_mcp_key(struct config *c, const char *server, const char *name,
 	struct config_mcp *m;
 	const char *p, *e;
 
-	if (!conf_mcp_name_valid(server)) {
+	if (!mcp_name_valid(server)) {
 		*reterr_msg = xstrfmt("bad MCP server name \"%s\" (letters, "
 				      "digits, '-', single '_', at most 32)",
 			server);
@@ -197,7 +178,7 @@ conf_mcp_defaults(struct config *c, const char *value, char **reterr_msg)
 			free(name);
 			continue;
 		}
-		if (!conf_mcp_name_valid(name)) {
+		if (!mcp_name_valid(name)) {
 			*reterr_msg =
 				xstrfmt("bad MCP server name \"%s\"", name);
 			free(name);

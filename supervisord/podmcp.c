@@ -8,30 +8,12 @@
 #include <json-c/json.h>
 
 #include "common/log.h"
+#include "common/podname.h"
 #include "common/xmalloc.h"
 #include "supervisord/conf.h"
 #include "supervisord/daemon.h"
 
 #define PODMCP_MAX 32
-
-static bool
-podmcp_name_ok(const char *name)
-{
-	size_t i, n = strlen(name);
-
-	if (n == 0 || n > 32 || name[0] == '_' || name[n - 1] == '_')
-		return false;
-	for (i = 0; i < n; i++) {
-		char ch = name[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
-			return false;
-		if (ch == '_' && name[i + 1] == '_')
-			return false;
-	}
-	return true;
-}
 
 static const struct config_mcp *
 podmcp_config(const struct daemon *d, const char *name)
@@ -123,7 +105,7 @@ podmcp_inline_one(struct json_object *e, char **reterr_msg)
 	if (!json_object_is_type(e, json_type_object) ||
 		!json_object_object_get_ex(e, "name", &v) ||
 		!json_object_is_type(v, json_type_string) ||
-		!podmcp_name_ok(json_object_get_string(v))) {
+		!mcp_name_valid(json_object_get_string(v))) {
 		*reterr_msg = xstrdup("an \"mcp_servers\" entry needs a "
 				      "\"name\" of letters, digits, '-' and "
 				      "single '_' (at most 32)");
@@ -272,7 +254,7 @@ podmcp_resolve(struct daemon *d, struct pod *viewer, struct json_object *names,
 			v = json_object_array_get_idx(names, i);
 			name = json_object_get_string(v);
 			if (!json_object_is_type(v, json_type_string) ||
-				!podmcp_name_ok(name)) {
+				!mcp_name_valid(name)) {
 				*reterr_msg = xstrdup("\"mcp\" must be a list "
 						      "of MCP server names");
 				goto fail;
@@ -470,7 +452,7 @@ podmcp_from_state(struct pod *p, struct json_object *o, char **reterr_msg)
 	for (i = 0; i < n; i++) {
 		e = json_object_array_get_idx(a, i);
 		if (!json_object_is_type(e, json_type_string) ||
-			!podmcp_name_ok(json_object_get_string(e))) {
+			!mcp_name_valid(json_object_get_string(e))) {
 			*reterr_msg =
 				xstrdup("\"mcp\" holds a bad server name");
 			return -EINVAL;

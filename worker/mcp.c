@@ -91,29 +91,6 @@ static void mcp_server_begin(struct mcp_server *s);
 static struct mcp_call *mcp_call_by_rpc(struct mcp_server *s, int64_t id);
 static void mcp_call_send(struct mcp_call *c);
 
-/* Is name a usable server name? */
-bool
-mcp_name_valid(const char *name)
-{
-	size_t i, n;
-
-	if (name == NULL)
-		return false;
-	n = strlen(name);
-	if (n == 0 || n > MCP_NAME_MAX || name[0] == '_' || name[n - 1] == '_')
-		return false;
-	for (i = 0; i < n; i++) {
-		char ch = name[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
-			return false;
-		if (ch == '_' && name[i + 1] == '_')
-			return false;
-	}
-	return true;
-}
-
 static void
 mcp_strv_free(char **v, bool wipe)
 {

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/podname.h"
 #include "worker/tools.h"
 
 struct event_base;
@@ -31,7 +32,6 @@ struct llm_tool_def;
 #define MCP_MAX_SCHEMA (64 * 1024)
 #define MCP_MAX_DESCRIPTION 4096
 #define MCP_MAX_SERVERS 32
-#define MCP_NAME_MAX 32
 #define MCP_TOOL_NAME_MAX 64 /* the full mcp__<server>__<tool> */
 #define MCP_INIT_TIMEOUT_S 20
 #define MCP_DEFAULT_TIMEOUT_S 60
@@ -60,9 +60,6 @@ int mcp_configs_from_json(struct json_object *arr,
 	struct mcp_server_config **ret, size_t *ret_n, char **reterr_msg);
 /* Wipe the secrets and free the members.  NULL-safe members. */
 void mcp_server_config_clear(struct mcp_server_config *c);
-/* Is name usable as a server name: [A-Za-z0-9_-]{1,32}, no "__",
- * neither starting nor ending with '_'? */
-bool mcp_name_valid(const char *name);
 
 /* What the pod gives the client. */
 struct mcp_host {
